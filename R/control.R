@@ -1,0 +1,65 @@
+#' Control settings for glamm fits
+#'
+#' @param nthreads number of threads over clusters. The default uses every
+#'   core, at most 2 when `_R_CHECK_LIMIT_CORES_` is set (as under
+#'   `R CMD check`). Results do not depend on the thread count: sums over
+#'   clusters are reduced in a fixed order.
+#' @param iter.max,eval.max maximum iterations and function evaluations of
+#'   the optimizer ([stats::nlminb()]).
+#' @param rel.tol relative tolerance of the optimizer on the log-likelihood.
+#' @param grad.tol convergence check after optimization: a warning is given
+#'   when the predicted gain of one more Newton step, `g' V g / 2` with `V`
+#'   the inverse observed information, exceeds this value.
+#' @param mode.tol,mode.maxit tolerance and iteration limit of the Newton
+#'   search for each cluster's posterior mode.
+#' @param hessian compute the observed information (needed for standard
+#'   errors); set to `FALSE` to save time when only estimates are needed.
+#' @param trace print optimizer progress every `trace` iterations (0: none).
+#' @return A list of class `glamm_control`.
+#' @examples
+#' glamm_control(nthreads = 1)
+#' @export
+glamm_control <- function(nthreads = NULL, iter.max = 300, eval.max = 600, rel.tol = 1e-12,
+                          grad.tol = 1e-6, mode.tol = 1e-10, mode.maxit = 100,
+                          hessian = TRUE, trace = 0) {
+  if (is.null(nthreads)) nthreads <- default_threads()
+  check_count <- function(x, name) {
+    if (!is.numeric(x) || length(x) != 1 || !is.finite(x) || x < 1 || x != round(x)) {
+      stop(sprintf("'%s' must be a positive whole number", name), call. = FALSE)
+    }
+    as.integer(x)
+  }
+  check_positive <- function(x, name) {
+    if (!is.numeric(x) || length(x) != 1 || !is.finite(x) || x <= 0) {
+      stop(sprintf("'%s' must be a positive number", name), call. = FALSE)
+    }
+    x
+  }
+  structure(list(
+    nthreads = check_count(nthreads, "nthreads"),
+    iter.max = check_count(iter.max, "iter.max"),
+    eval.max = check_count(eval.max, "eval.max"),
+    rel.tol = check_positive(rel.tol, "rel.tol"),
+    grad.tol = check_positive(grad.tol, "grad.tol"),
+    mode.tol = check_positive(mode.tol, "mode.tol"),
+    mode.maxit = check_count(mode.maxit, "mode.maxit"),
+    hessian = isTRUE(hessian),
+    trace = as.integer(trace)
+  ), class = "glamm_control")
+}
+
+default_threads <- function() {
+  n <- parallel::detectCores()
+  if (is.na(n) || n < 1) n <- 1L
+  if (nzchar(Sys.getenv("_R_CHECK_LIMIT_CORES_"))) n <- min(n, 2L)
+  as.integer(n)
+}
+
+# Points per dimension when the user does not choose: exact for the gaussian
+# (the integrand is Gaussian, so K = 1 is exact); otherwise enough for an
+# accuracy well below 1e-4 in the log-likelihood on typical data, with fewer
+# points as the number of random effects (and the grid K^q) grows.
+default_nagq <- function(family, q) {
+  if (family$family == "gaussian") return(1L)
+  c(15L, 9L, 7L, 5L)[min(q, 4L)]
+}

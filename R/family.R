@@ -1,0 +1,106 @@
+# Families: R family objects -> integer codes for C++ (codes come from
+# src/codes.h through cpp_codes()), and the response in the form the engine
+# takes: y (successes, counts or values), trials, prior weights, and the
+# normalizing constant of the log-likelihood that does not depend on the
+# parameters.
+
+supported_links <- list(
+  gaussian = "identity",
+  binomial = c("logit", "probit", "cloglog"),
+  poisson = "log"
+)
+
+# Accepts what glm() accepts: a family object, a family function or its name.
+resolve_family <- function(family) {
+  if (is.character(family)) {
+    family <- get(family, mode = "function", envir = parent.frame(2))
+  }
+  if (is.function(family)) family <- family()
+  if (!inherits(family, "family")) {
+    stop("'family' must be a family object such as binomial(\"probit\"), ",
+         "a family function or its name", call. = FALSE)
+  }
+  links <- supported_links[[family$family]]
+  if (is.null(links)) {
+    stop(sprintf("family '%s' is not supported; use one of: %s", family$family,
+                 paste(names(supported_links), collapse = ", ")), call. = FALSE)
+  }
+  if (!family$link %in% links) {
+    stop(sprintf("link '%s' is not supported for the %s family; use %s", family$link,
+                 family$family, paste(sQuote(links, FALSE), collapse = " or ")), call. = FALSE)
+  }
+  family
+}
+
+family_codes <- function(family) {
+  codes <- cpp_codes()
+  c(family = codes$family[[family$family]], link = codes$link[[family$link]])
+}
+
+is_whole <- function(x, tol = 1e-8) all(abs(x - round(x)) < tol)
+
+# Returns list(y, trials, weights, constant) with the response on the scale of
+# the engine (see src/family.h).
+prepare_response <- function(y, family, weights = NULL) {
+  n <- NROW(y)
+  if (is.null(weights)) weights <- rep(1, n)
+  if (length(weights) != n) stop("'weights' must have one value per observation", call. = FALSE)
+  if (any(!is.finite(weights)) || any(weights < 0)) {
+    stop("'weights' must be finite and non-negative", call. = FALSE)
+  }
+  if (is.factor(y) && family$family != "binomial") {
+    stop(sprintf("a factor response needs the binomial family, not %s", family$family),
+         call. = FALSE)
+  }
+  trials <- rep(1, n)
+  switch(family$family,
+    binomial = {
+      if (is.matrix(y)) {
+        if (ncol(y) != 2) stop("a matrix response must be cbind(successes, failures)", call. = FALSE)
+        if (any(!is.finite(y)) || any(y < 0) || !is_whole(y)) {
+          stop("cbind(successes, failures) must hold non-negative whole numbers", call. = FALSE)
+        }
+        trials <- as.numeric(y[, 1] + y[, 2])
+        y <- as.numeric(y[, 1])
+      } else {
+        if (is.factor(y)) y <- as.numeric(y != levels(y)[1L])
+        if (is.logical(y)) y <- as.numeric(y)
+        if (!is.numeric(y) || any(!is.finite(y))) {
+          stop("the binomial response must be finite: 0/1, a factor, a logical, ",
+               "a proportion with 'weights' as trials, or cbind(successes, failures)",
+               call. = FALSE)
+        }
+        if (any(y < 0 | y > 1)) {
+          stop("a binomial response must be 0/1 (or a proportion with 'weights' as the ",
+               "number of trials); for counts of successes use cbind(successes, failures)",
+               call. = FALSE)
+        }
+        # As in glm(): a proportion with weights w is y * w successes of w trials.
+        trials <- weights
+        y <- y * weights
+        weights <- rep(1, n)
+        if (!is_whole(y, 1e-6)) {
+          stop("proportion * weights must give whole numbers of successes", call. = FALSE)
+        }
+        y <- round(y)
+      }
+      constant <- sum(weights * lchoose(trials, y))
+    },
+    poisson = {
+      if (!is.numeric(y) || is.matrix(y) || any(!is.finite(y))) {
+        stop("the poisson response must be a finite numeric vector of counts", call. = FALSE)
+      }
+      if (any(y < 0)) stop("the poisson response has negative counts", call. = FALSE)
+      if (!is_whole(y)) stop("the poisson response must hold whole numbers", call. = FALSE)
+      constant <- -sum(weights * lgamma(y + 1))
+    },
+    gaussian = {
+      if (!is.numeric(y) || is.matrix(y) || any(!is.finite(y))) {
+        stop("the gaussian response must be a finite numeric vector", call. = FALSE)
+      }
+      constant <- 0.5 * sum(log(weights[weights > 0]))
+    }
+  )
+  list(y = as.numeric(y), trials = as.numeric(trials), weights = as.numeric(weights),
+       constant = constant)
+}

@@ -1,0 +1,146 @@
+# The matrix-level fitter: start values, the call into C++, the optimizer,
+# the observed information and the assembly of the result.
+
+#' Fit a two-level GLMM from matrices
+#'
+#' The engine under [glamm()]: the same fit from a response, a fixed-effects
+#' design `X`, a random-effects design `Z` and a grouping factor. Use it to fit
+#' many models with designs built once, or from other front ends.
+#'
+#' @param y response: a numeric vector; for the binomial family also 0/1,
+#'   a factor, proportions with `weights` as trials, or a two-column matrix
+#'   `cbind(successes, failures)`.
+#' @param X fixed-effects design matrix (n x p, with column names).
+#' @param Z random-effects design matrix (n x q, with column names).
+#' @param group grouping factor (length n); each level is one cluster.
+#' @param family a family object: `binomial` (logit, probit, cloglog),
+#'   `poisson` (log) or `gaussian` (identity).
+#' @param nAGQ quadrature points per random effect; 1 is the Laplace
+#'   approximation. `NULL` chooses 15, 9, 7 and 5 points for 1, 2, 3 and more
+#'   random effects (1 for the gaussian family, where it is exact).
+#' @param weights prior weights (for the binomial family with proportions,
+#'   the numbers of trials).
+#' @param offset a known component of the linear predictor.
+#' @param pattern q x q logical matrix of the free entries of the
+#'   lower-triangular factor `Lambda` of the random-effect covariance
+#'   `Sigma = Lambda Lambda'`; default: a full covariance matrix.
+#' @param start optional named list with elements `beta`, `theta` (the free
+#'   entries of `Lambda`, column-major) and, for the gaussian family, `sigma`.
+#' @param control settings from [glamm_control()].
+#' @return An object of class `glamm` (see [glamm()] for its components).
+#' @examples
+#' d <- pisa2000
+#' d$SES <- (d$isei - mean(d$isei)) / 20
+#' X <- model.matrix(~ female + SES, d)
+#' Z <- matrix(1, nrow(d), 1, dimnames = list(NULL, "(Intercept)"))
+#' fit <- glamm.fit(d$pass_read, X, Z, factor(d$id_school), family = binomial())
+#' fixef(fit)
+#' @export
+glamm.fit <- function(y, X, Z, group, family = gaussian(), nAGQ = NULL, weights = NULL,
+                      offset = NULL, pattern = NULL, start = NULL,
+                      control = glamm_control()) {
+  family <- resolve_family(family)
+  X <- as_design(X, "X")
+  Z <- as_design(Z, "Z")
+  n <- nrow(X)
+  q <- ncol(Z)
+  if (nrow(Z) != n || NROW(y) != n || length(group) != n) {
+    stop("'y', 'X', 'Z' and 'group' must have the same number of observations", call. = FALSE)
+  }
+  if (anyNA(group)) stop("the grouping factor has missing values", call. = FALSE)
+  group <- droplevels(as.factor(group))
+  if (nlevels(group) < 2) {
+    stop("the grouping factor has a single level: a random-effect variance cannot be ",
+         "estimated from one cluster; fit a model without random effects (glm)", call. = FALSE)
+  }
+  if (is.null(offset)) offset <- rep(0, n)
+  if (length(offset) != n || any(!is.finite(offset))) {
+    stop("'offset' must be finite, with one value per observation", call. = FALSE)
+  }
+  if (is.null(nAGQ)) nAGQ <- default_nagq(family, q)
+  if (!is.numeric(nAGQ) || length(nAGQ) != 1 || !is.finite(nAGQ) || nAGQ < 1 ||
+      nAGQ != round(nAGQ)) {
+    stop("'nAGQ' must be a whole number >= 1 (1 is the Laplace approximation)", call. = FALSE)
+  }
+  nAGQ <- as.integer(nAGQ)
+  if (nAGQ^q > 1e6) {
+    stop(sprintf("nAGQ = %d with %d random effects needs %.3g quadrature points per cluster; ",
+                 nAGQ, q, nAGQ^q), "use fewer points", call. = FALSE)
+  }
+  if (!inherits(control, "glamm_control")) control <- do.call(glamm_control, as.list(control))
+  if (is.null(pattern)) pattern <- lower.tri(diag(q), diag = TRUE)
+  resp <- prepare_response(y, family, weights)
+
+  # Rows sorted by cluster: each cluster is a contiguous block for the engine.
+  ord <- order(group)
+  sizes <- tabulate(group, nlevels(group))
+  starts <- c(0L, cumsum(sizes))  # 0-based starts for C++
+  codes <- family_codes(family)
+  model <- cpp_model_new(X[ord, , drop = FALSE], Z[ord, , drop = FALSE], resp$y[ord],
+                         resp$trials[ord], resp$weights[ord], as.numeric(offset[ord]),
+                         as.integer(starts), codes[["family"]], codes[["link"]], nAGQ,
+                         control$nthreads, control$mode.tol, control$mode.maxit)
+  objective <- make_objective(model, ncol(X), pattern, family, resp$constant)
+
+  par0 <- start_values(resp, X, Z, offset, family, pattern, start, objective)
+  lower <- c(rep(-Inf, ncol(X)), ifelse(theta_is_diagonal(pattern), 0, -Inf),
+             rep(-Inf, objective$n_extra))
+  opt <- optimize_loglik(objective, par0, lower, control)
+  structure(
+    assemble_fit(objective, opt, X, Z, group, resp, offset, family, nAGQ, pattern, control),
+    class = "glamm"
+  )
+}
+
+as_design <- function(M, name) {
+  if (!is.matrix(M) || !is.numeric(M)) stop(sprintf("'%s' must be a numeric matrix", name), call. = FALSE)
+  if (any(!is.finite(M))) stop(sprintf("'%s' has missing or non-finite values", name), call. = FALSE)
+  if (is.null(colnames(M))) colnames(M) <- paste0(name, seq_len(ncol(M)))
+  storage.mode(M) <- "double"
+  M
+}
+
+# The log-likelihood as a function of par = (beta, theta, psi), with its exact
+# gradient; psi is log(sigma) for the gaussian family.
+make_objective <- function(model, p, pattern, family, constant) {
+  nt <- sum(pattern)
+  ne <- if (family$family == "gaussian") 1L else 0L
+  unpack <- function(par) {
+    list(beta = par[seq_len(p)], lambda = theta_to_lambda(par[p + seq_len(nt)], pattern),
+         psi = par[p + nt + seq_len(ne)])
+  }
+  loglik <- function(par, gradient = FALSE) {
+    u <- unpack(par)
+    r <- cpp_model_eval(model, u$beta, u$lambda, u$psi, gradient)
+    value <- r$loglik + constant
+    if (gradient) {
+      attr(value, "gradient") <- if (r$n_fail == 0) {
+        c(r$grad_beta, r$grad_lambda[pattern], r$grad_psi)
+      } else {
+        rep(NA_real_, length(par))
+      }
+    }
+    value
+  }
+  list(loglik = loglik, unpack = unpack, model = model, p = p, n_theta = nt, n_extra = ne)
+}
+
+start_values <- function(resp, X, Z, offset, family, pattern, start, objective) {
+  ok <- resp$trials > 0
+  yy <- ifelse(ok, resp$y / ifelse(ok, resp$trials, 1), 0)
+  g <- suppressWarnings(glm.fit(X, yy, weights = resp$trials * resp$weights, offset = offset,
+                                family = family))
+  beta <- g$coefficients
+  beta[is.na(beta)] <- 0
+  sigma <- if (family$family == "gaussian") sqrt(sum(resp$weights * g$residuals^2) / length(yy)) else 1
+  scale <- apply(Z, 2, function(z) if (stats::sd(z) > 0) stats::sd(z) else 1)
+  lambda <- diag(0.5 * sigma / scale, ncol(Z))
+  if (family$family == "gaussian") lambda <- lambda / sqrt(2)
+  theta <- lambda_to_theta(lambda, pattern)
+  if (!is.null(start)) {
+    if (!is.null(start$beta)) beta[] <- start$beta
+    if (!is.null(start$theta)) theta[] <- start$theta
+    if (!is.null(start$sigma)) sigma <- start$sigma
+  }
+  c(beta, theta, if (objective$n_extra) log(sigma))
+}

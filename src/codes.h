@@ -1,0 +1,16 @@
+// Integer codes shared by R and C++. This header is the single source of
+// truth: R reads the table through cpp_codes() (see R/family.R), so the two
+// sides cannot drift apart.
+#ifndef GLAMM_CODES_H
+#define GLAMM_CODES_H
+
+namespace glamm {
+
+enum FamilyCode { FAMILY_GAUSSIAN = 1, FAMILY_BINOMIAL = 2, FAMILY_POISSON = 3 };
+
+enum LinkCode { LINK_IDENTITY = 1, LINK_LOGIT = 2, LINK_PROBIT = 3,
+                LINK_CLOGLOG = 4, LINK_LOG = 5 };
+
+}  // namespace glamm
+
+#endif

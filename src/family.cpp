@@ -1,0 +1,155 @@
+// Families: log f(y | eta) and derivatives in eta (see family.h for formulas).
+// Binomial links are written through log mu(eta) and log(1 - mu(eta)) so that
+// both tails stay finite:
+//   logit:   log mu = -softplus(-eta),        log(1 - mu) = -softplus(eta)
+//   probit:  log mu = log Phi(eta),           log(1 - mu) = log Phi(-eta)
+//   cloglog: log mu = log(1 - exp(-e^eta)),   log(1 - mu) = -e^eta
+#include "family.h"
+#include "codes.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace glamm {
+
+namespace {
+
+const double LOG_SQRT_2PI = 0.918938533204672741780329736406;
+
+// A function of eta with three derivatives.
+struct D3 {
+  double v, d1, d2, d3;
+};
+
+double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+
+// log Phi(x) and derivatives. m = phi/Phi (inverse Mills ratio);
+// (log Phi)' = m, '' = -m (x + m), ''' = -m'(x + m) - m (1 + m').
+D3 log_pnorm(double x) {
+  double lp, m;
+  if (x > -30.0) {
+    double Phi = 0.5 * std::erfc(-x / std::sqrt(2.0));
+    lp = std::log(Phi);
+    m = std::exp(-0.5 * x * x - LOG_SQRT_2PI - lp);
+  } else {
+    // Asymptotic series: Phi(x) = phi(x)/(-x) (1 - 1/x^2 + 3/x^4 - 15/x^6 + ...)
+    double x2 = x * x;
+    double s = 1.0 - 1.0 / x2 + 3.0 / (x2 * x2) - 15.0 / (x2 * x2 * x2);
+    lp = -0.5 * x2 - LOG_SQRT_2PI - std::log(-x) + std::log(s);
+    m = -x / s;
+  }
+  double d2 = -m * (x + m);
+  double d3 = -d2 * (x + m) - m * (1.0 + d2);
+  return {lp, m, d2, d3};
+}
+
+class Gaussian : public Family {
+ public:
+  int n_extra() const override { return 1; }
+  void set_extra(const double* psi) override {
+    log_sigma_ = psi[0];
+    inv_var_ = std::exp(-2.0 * psi[0]);
+  }
+  double value_d1(const Response& r, double eta, double* d1) const override {
+    double res = r.y - eta;
+    *d1 = r.w * res * inv_var_;
+    return norm(r) - 0.5 * r.w * res * res * inv_var_;
+  }
+  Derivs derivs(const Response& r, double eta) const override {
+    double res = r.y - eta;
+    return {norm(r) - 0.5 * r.w * res * res * inv_var_, r.w * res * inv_var_, -r.w * inv_var_, 0.0};
+  }
+  void extra_value(const Response& r, double eta, double weight, double* acc) const override {
+    double res = r.y - eta;
+    acc[0] += weight * (r.w * res * res * inv_var_ - (r.w > 0 ? 1.0 : 0.0));
+  }
+  void extra_derivs(const Response& r, double eta, double* dl, double* dd1,
+                    double* dd2) const override {
+    double res = r.y - eta;
+    dl[0] = r.w * res * res * inv_var_ - (r.w > 0 ? 1.0 : 0.0);
+    dd1[0] = -2.0 * r.w * res * inv_var_;
+    dd2[0] = 2.0 * r.w * inv_var_;
+  }
+
+ private:
+  double norm(const Response& r) const { return r.w > 0 ? -LOG_SQRT_2PI - log_sigma_ : 0.0; }
+  double log_sigma_ = 0.0, inv_var_ = 1.0;
+};
+
+class Poisson : public Family {
+ public:
+  double value_d1(const Response& r, double eta, double* d1) const override {
+    double mu = std::exp(eta);
+    *d1 = r.w * (r.y - mu);
+    return r.w * (r.y * eta - mu);
+  }
+  Derivs derivs(const Response& r, double eta) const override {
+    double mu = std::exp(eta);
+    return {r.w * (r.y * eta - mu), r.w * (r.y - mu), -r.w * mu, -r.w * mu};
+  }
+};
+
+class BinomialLogit : public Family {
+ public:
+  double value_d1(const Response& r, double eta, double* d1) const override {
+    double mu = 1.0 / (1.0 + std::exp(-eta));
+    *d1 = r.w * (r.y - r.n * mu);
+    return r.w * (r.y * eta - r.n * softplus(eta));
+  }
+  Derivs derivs(const Response& r, double eta) const override {
+    double mu = 1.0 / (1.0 + std::exp(-eta));
+    double v = mu * (1.0 - mu);
+    return {r.w * (r.y * eta - r.n * softplus(eta)), r.w * (r.y - r.n * mu), -r.w * r.n * v,
+            -r.w * r.n * v * (1.0 - 2.0 * mu)};
+  }
+};
+
+// Binomial with a link given by log mu and log(1 - mu) as functions of eta.
+class BinomialGeneral : public Family {
+ public:
+  explicit BinomialGeneral(int link) : link_(link) {}
+  double value_d1(const Response& r, double eta, double* d1) const override {
+    Derivs d = derivs(r, eta);
+    *d1 = d.d1;
+    return d.l;
+  }
+  Derivs derivs(const Response& r, double eta) const override {
+    D3 p1, p0;
+    if (link_ == LINK_PROBIT) {
+      p1 = log_pnorm(eta);
+      D3 m = log_pnorm(-eta);
+      p0 = {m.v, -m.d1, m.d2, -m.d3};
+    } else {
+      double e = eta > 700.0 ? 700.0 : eta;
+      double t = std::exp(e);
+      p0 = {-t, -t, -t, -t};
+      double rr = t / std::expm1(t);
+      double d2 = rr * (1.0 - t - rr);
+      p1 = {std::log(-std::expm1(-t)), rr, d2, d2 * (1.0 - t - 2.0 * rr) - rr * t};
+    }
+    double f = r.n - r.y;
+    // Terms with a zero count are dropped so that 0 * (-inf) never occurs.
+    auto comb = [&](double a, double b) {
+      return r.w * ((r.y > 0 ? r.y * a : 0.0) + (f > 0 ? f * b : 0.0));
+    };
+    return {comb(p1.v, p0.v), comb(p1.d1, p0.d1), comb(p1.d2, p0.d2), comb(p1.d3, p0.d3)};
+  }
+
+ private:
+  int link_;
+};
+
+}  // namespace
+
+std::unique_ptr<Family> make_family(int family, int link) {
+  if (family == FAMILY_GAUSSIAN && link == LINK_IDENTITY) return std::unique_ptr<Family>(new Gaussian());
+  if (family == FAMILY_POISSON && link == LINK_LOG) return std::unique_ptr<Family>(new Poisson());
+  if (family == FAMILY_BINOMIAL) {
+    if (link == LINK_LOGIT) return std::unique_ptr<Family>(new BinomialLogit());
+    if (link == LINK_PROBIT || link == LINK_CLOGLOG)
+      return std::unique_ptr<Family>(new BinomialGeneral(link));
+  }
+  throw std::invalid_argument("unsupported family/link combination");
+}
+
+}  // namespace glamm

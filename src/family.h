@@ -1,0 +1,49 @@
+// Response families: log f(y | eta) and its first three derivatives in eta,
+// per observation, plus derivatives in any extra parameter psi.
+//
+//   binomial  (y successes of n trials, prior weight w):
+//       l = w [ y log mu(eta) + (n - y) log(1 - mu(eta)) ]     (log choose(n, y) added in R)
+//   poisson   l = w [ y eta - exp(eta) ]                        (-w log y! added in R)
+//   gaussian  l = [w > 0] (-log(2 pi)/2 - psi) - w (y - eta)^2 / (2 exp(2 psi))
+//             (psi = log sigma; w log(w)/2 added in R)
+#ifndef GLAMM_FAMILY_H
+#define GLAMM_FAMILY_H
+
+#include <memory>
+
+namespace glamm {
+
+// One observation's response: y, trials n (binomial) and prior weight w.
+struct Response {
+  double y, n, w;
+};
+
+// Derivatives of log f in eta at one point.
+struct Derivs {
+  double l, d1, d2, d3;
+};
+
+class Family {
+ public:
+  virtual ~Family() {}
+  // Number of extra parameters (e.g. the log residual SD of the gaussian).
+  virtual int n_extra() const { return 0; }
+  virtual void set_extra(const double* /*psi*/) {}
+  // log f and its first derivative (used at every quadrature node).
+  virtual double value_d1(const Response& r, double eta, double* d1) const = 0;
+  // log f and three derivatives (used at the mode).
+  virtual Derivs derivs(const Response& r, double eta) const = 0;
+  // d/dpsi of l (at a node): adds weight * dl/dpsi_j into acc[j].
+  virtual void extra_value(const Response& /*r*/, double /*eta*/, double /*weight*/,
+                           double* /*acc*/) const {}
+  // d/dpsi of l, d1 and d2 (at the mode), each of length n_extra().
+  virtual void extra_derivs(const Response& /*r*/, double /*eta*/, double* /*dl*/,
+                            double* /*dd1*/, double* /*dd2*/) const {}
+};
+
+// Builds the family for integer codes (see codes.h); throws std::invalid_argument.
+std::unique_ptr<Family> make_family(int family, int link);
+
+}  // namespace glamm
+
+#endif
