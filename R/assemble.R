@@ -13,7 +13,7 @@ assemble_fit <- function(objective, opt, X, Z, group, resp, offset, family, nAGQ
   at_bound <- par <= opt$lower & is.finite(opt$lower)
 
   if (control$hessian) {
-    H <- loglik_hessian(objective, par)
+    H <- opt$hessian
     inv <- invert_information(H, at_bound)
     V <- inv$vcov
     if (!inv$positive_definite) {
@@ -31,7 +31,7 @@ assemble_fit <- function(objective, opt, X, Z, group, resp, offset, family, nAGQ
   newton_gain <- if (all(is.finite(V[free, free]))) {
     0.5 * drop(crossprod(g[free], V[free, free] %*% g[free]))
   } else NA_real_
-  converged <- opt$convergence == 0 && (is.na(newton_gain) || newton_gain < control$grad.tol)
+  converged <- if (is.finite(newton_gain)) newton_gain < control$grad.tol else opt$convergence == 0
   if (!converged) {
     warning(sprintf(paste0("the optimizer did not converge (%s; max |gradient| = %.2g); ",
                            "the estimates may be unreliable"), opt$message,

@@ -12,6 +12,8 @@
 #'   the inverse observed information, exceeds this value.
 #' @param mode.tol,mode.maxit tolerance and iteration limit of the Newton
 #'   search for each cluster's posterior mode.
+#' @param polish.maxit maximum number of Newton steps on the observed
+#'   information after the quasi-Newton search (each costs one Hessian).
 #' @param hessian compute the observed information (needed for standard
 #'   errors); set to `FALSE` to save time when only estimates are needed.
 #' @param trace print optimizer progress every `trace` iterations (0: none).
@@ -19,9 +21,9 @@
 #' @examples
 #' glamm_control(nthreads = 1)
 #' @export
-glamm_control <- function(nthreads = NULL, iter.max = 300, eval.max = 600, rel.tol = 1e-12,
+glamm_control <- function(nthreads = NULL, iter.max = 300, eval.max = 600, rel.tol = 1e-10,
                           grad.tol = 1e-6, mode.tol = 1e-10, mode.maxit = 100,
-                          hessian = TRUE, trace = 0) {
+                          polish.maxit = 3, hessian = TRUE, trace = 0) {
   if (is.null(nthreads)) nthreads <- default_threads()
   check_count <- function(x, name) {
     if (!is.numeric(x) || length(x) != 1 || !is.finite(x) || x < 1 || x != round(x)) {
@@ -43,6 +45,7 @@ glamm_control <- function(nthreads = NULL, iter.max = 300, eval.max = 600, rel.t
     grad.tol = check_positive(grad.tol, "grad.tol"),
     mode.tol = check_positive(mode.tol, "mode.tol"),
     mode.maxit = check_count(mode.maxit, "mode.maxit"),
+    polish.maxit = as.integer(max(0, polish.maxit)),
     hessian = isTRUE(hessian),
     trace = as.integer(trace)
   ), class = "glamm_control")

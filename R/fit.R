@@ -86,6 +86,7 @@ glamm.fit <- function(y, X, Z, group, family = gaussian(), nAGQ = NULL, weights 
   lower <- c(rep(-Inf, ncol(X)), ifelse(theta_is_diagonal(pattern), 0, -Inf),
              rep(-Inf, objective$n_extra))
   opt <- optimize_loglik(objective, par0, lower, control)
+  if (control$hessian) opt <- newton_polish(objective, opt, control)
   structure(
     assemble_fit(objective, opt, X, Z, group, resp, offset, family, nAGQ, pattern, control),
     class = "glamm"

@@ -1,0 +1,74 @@
+# Developer / CI entry points for the glamm R package.
+#
+#   make deps      install dependencies (Debian r-cran-* packages + GLMMadaptive from CRAN)
+#   make document  regenerate man/ and NAMESPACE with roxygen2
+#   make build     R CMD build (with vignettes) -> glamm_<version>.tar.gz
+#   make install   R CMD INSTALL the built tarball
+#   make check     deps + build + R CMD check --as-cran; fails on ERROR or WARNING
+#   make test      = make check (all tests and the vignette)
+#   make demo      deps + install + PISA analysis (Table 1, output/figure1.png)
+#   make bench     benchmarks (bench/run.R)
+#   make clean     remove build and check artefacts
+
+SHELL       := /bin/bash
+R           ?= R
+RSCRIPT     ?= Rscript
+PKG         := $(shell sed -n 's/^Package:[[:space:]]*//p' DESCRIPTION)
+PKG_VERSION := $(shell sed -n 's/^Version:[[:space:]]*//p' DESCRIPTION)
+TARBALL     := $(PKG)_$(PKG_VERSION).tar.gz
+OUTDIR      ?= output
+
+BUILD_ARGS   ?=
+INSTALL_ARGS ?=
+CHECK_ARGS   ?= --as-cran --no-manual
+
+# --as-cran without network access: skip the CRAN-incoming checks (remote
+# and local) and the system-clock look-up; Suggests are installed by `deps`.
+CHECK_ENV := _R_CHECK_FORCE_SUGGESTS_=false \
+             _R_CHECK_CRAN_INCOMING_=false \
+             _R_CHECK_CRAN_INCOMING_REMOTE_=false \
+             _R_CHECK_SYSTEM_CLOCK_=false
+
+.PHONY: all deps document build install check test demo bench clean
+.NOTPARALLEL:
+
+all: check
+
+deps:
+	bash tools/install-deps.sh
+
+document:
+	$(RSCRIPT) -e 'roxygen2::roxygenise()'
+
+build:
+	rm -f $(PKG)_*.tar.gz
+	$(R) CMD build $(BUILD_ARGS) .
+
+install: build
+	$(R) CMD INSTALL $(INSTALL_ARGS) $(TARBALL)
+
+check: deps build
+	rm -rf $(PKG).Rcheck
+	$(CHECK_ENV) $(R) CMD check $(CHECK_ARGS) $(TARBALL)
+	@if grep -Eq '(\.\.\. |^Status:.*)WARNING' $(PKG).Rcheck/00check.log; then \
+	  echo "R CMD check reported WARNING(s):" >&2; \
+	  grep -E -A8 '\.\.\. WARNING' $(PKG).Rcheck/00check.log >&2; \
+	  exit 1; \
+	fi
+	@echo "R CMD check: no ERRORs or WARNINGs"
+
+test: check
+
+# The demo does not need the vignette, so build without it (faster).
+demo: deps
+	$(MAKE) --no-print-directory install BUILD_ARGS="--no-build-vignettes"
+	mkdir -p $(OUTDIR)
+	$(RSCRIPT) inst/scripts/pisa-analysis.R $(OUTDIR)
+
+bench: deps
+	$(MAKE) --no-print-directory install BUILD_ARGS="--no-build-vignettes"
+	$(RSCRIPT) bench/run.R
+
+clean:
+	rm -rf $(PKG).Rcheck $(PKG)_*.tar.gz $(OUTDIR) doc Meta
+	rm -f src/*.o src/*.so src/*.dll

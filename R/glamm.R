@@ -1,0 +1,121 @@
+#' Fit a generalized linear mixed model by adaptive quadrature
+#'
+#' Maximum likelihood for a generalized linear mixed model with random
+#' effects for one grouping factor, by adaptive Gauss-Hermite quadrature
+#' (`nAGQ` points per random effect, product rule) or the Laplace
+#' approximation (`nAGQ = 1`). The reported log-likelihood includes every
+#' normalizing constant, so it can be compared with [stats::glm()], lme4 and
+#' other packages.
+#'
+#' Random effects are written as in lme4: `(1 | g)` a random intercept,
+#' `(1 + x | g)` correlated random intercept and slope, `(1 + x || g)`
+#' independent ones, `(1 | g) + (0 + x | g)` likewise. `g` may be an
+#' interaction such as `g1:g2`. Several random effects share one grouping
+#' factor in this release.
+#'
+#' @param formula a two-sided formula: response, fixed effects and
+#'   random-effect terms, e.g. `y ~ x + (1 | g)`. For the binomial family the
+#'   response may be 0/1, a factor (the first level is failure), a logical,
+#'   a proportion with `weights` giving the trials, or
+#'   `cbind(successes, failures)`.
+#' @param data a data frame with the variables of the formula.
+#' @param family a family object, function or name: `binomial` with link
+#'   `"logit"`, `"probit"` or `"cloglog"`; `poisson` (`"log"`); `gaussian`
+#'   (`"identity"`).
+#' @param nAGQ quadrature points per random effect (1: Laplace). The default
+#'   is 15, 9, 7 or 5 points for 1, 2, 3 or more random effects, and 1 for
+#'   the gaussian family, where the integral is exact.
+#' @param weights optional prior weights (for binomial proportions, the
+#'   numbers of trials).
+#' @param offset optional offset (a vector or an expression in `data`);
+#'   `offset()` terms in the formula are also used.
+#' @param subset optional expression selecting the rows to use.
+#' @param na.action what to do with missing values; default
+#'   `getOption("na.action")` (usually [stats::na.omit()]). With
+#'   [stats::na.exclude()], fitted values and residuals are padded with `NA`.
+#' @param start optional start values: a list with `beta`, `theta` and (for
+#'   the gaussian family) `sigma`, or a previous `glamm` fit.
+#' @param control settings from [glamm_control()].
+#' @param contrasts optional list of contrasts for factors, as in
+#'   [stats::model.matrix()].
+#' @return An object of class `glamm`, a list with (among others)
+#'   `coefficients` (fixed effects), `Sigma` (random-effect covariance
+#'   matrix), `sigma` (residual SD, gaussian family), `varcomp` (variance
+#'   components with delta-method SEs), `loglik`, `vcov_par` (inverse observed
+#'   information of all parameters), `ranef` (empirical Bayes predictions) and
+#'   `optinfo` (optimizer record: iterations, final gradient, convergence).
+#'   Use the accessors rather than the components: [fixef()], [ranef()],
+#'   [VarCorr()], [vcov()], [logLik()], [summary.glamm()], [predict.glamm()],
+#'   [anova.glamm()], [confint.glamm()], [fitted()], [residuals()].
+#' @seealso [glamm.fit()] for the matrix interface, [glamm_control()].
+#' @examples
+#' d <- pisa2000
+#' d$SES <- (d$isei - mean(d$isei)) / 20
+#' d$SESj <- ave(d$SES, d$id_school)
+#' fit <- glamm(pass_read ~ SESj + female + SES + high_school + college + test_lang +
+#'                (1 | id_school), data = d, family = binomial)
+#' fit
+#' summary(fit, exponentiate = TRUE)
+#' @export
+glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights, offset,
+                  subset, na.action, start = NULL, control = glamm_control(),
+                  contrasts = NULL) {
+  call <- match.call(expand.dots = FALSE)
+  family <- resolve_family(family)
+  if (!inherits(formula, "formula") || length(formula) != 3) {
+    stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
+  }
+  random <- parse_random(formula)
+  fixed <- drop_bars(formula)
+  frame_formula <- sub_bars(formula)
+  environment(frame_formula) <- environment(formula)
+
+  mf <- call[c(1L, match(c("data", "subset", "weights", "offset", "na.action"), names(call), 0L))]
+  mf$formula <- frame_formula
+  mf$drop.unused.levels <- TRUE
+  mf[[1L]] <- quote(stats::model.frame)
+  frame <- tryCatch(eval(mf, parent.frame()), error = function(e) {
+    stop("cannot build the model frame: ", conditionMessage(e),
+         " (are all variables of the formula in 'data'?)", call. = FALSE)
+  })
+  if (nrow(frame) == 0) stop("no observations left after removing missing values", call. = FALSE)
+
+  fixed_terms <- stats::terms(fixed, data = frame)
+  X <- stats::model.matrix(fixed_terms, frame, contrasts.arg = contrasts)
+  X <- drop_aliased(X)
+  re <- random_design(random, frame, environment(formula), contrasts = contrasts)
+  y <- stats::model.response(frame)
+  weights <- stats::model.weights(frame)
+  offset <- stats::model.offset(frame)
+
+  if (inherits(start, "glamm")) {
+    start <- list(beta = start$coefficients, theta = start$theta, sigma = start$sigma)
+  }
+  fit <- glamm.fit(y, X, re$Z, re$group, family = family, nAGQ = nAGQ, weights = weights,
+                   offset = offset, pattern = re$pattern, start = start, control = control)
+  fit$call <- call
+  fit$formula <- formula
+  fit$terms <- fixed_terms
+  fit$frame <- frame
+  fit$random <- random
+  fit$group_name <- random$group_name
+  fit$xlevels <- stats::.getXlevels(fixed_terms, frame)
+  fit$random_xlevels <- random_xlevels(random, frame)
+  fit$contrasts <- attr(X, "contrasts")
+  fit$na.action <- attr(frame, "na.action")
+  fit
+}
+
+# Drops columns of a rank-deficient design, with a message (as lm and lme4 do).
+drop_aliased <- function(X) {
+  if (ncol(X) == 0) return(X)
+  qx <- qr(X)
+  if (qx$rank == ncol(X)) return(X)
+  keep <- sort(qx$pivot[seq_len(qx$rank)])
+  message(sprintf("the fixed-effects design is rank deficient: dropping %s",
+                  paste(colnames(X)[-keep], collapse = ", ")))
+  out <- X[, keep, drop = FALSE]
+  attr(out, "contrasts") <- attr(X, "contrasts")
+  attr(out, "assign") <- attr(X, "assign")[keep]
+  out
+}
