@@ -92,10 +92,12 @@ posterior_on_b_scale <- function(post, lambda, group_levels, cn) {
   q <- nrow(lambda)
   mean <- post$mean %*% t(lambda)
   mode <- post$mode %*% t(lambda)
-  cov <- array(0, c(q, q, nrow(mean)), dimnames = list(cn, cn, group_levels))
-  for (j in seq_len(nrow(mean))) {
-    cov[, , j] <- lambda %*% matrix(post$cov[j, ], q, q) %*% t(lambda)
+  to_b <- function(flat) {
+    out <- array(0, c(q, q, nrow(flat)), dimnames = list(cn, cn, group_levels))
+    for (j in seq_len(nrow(flat))) out[, , j] <- lambda %*% matrix(flat[j, ], q, q) %*% t(lambda)
+    out
   }
   dimnames(mean) <- dimnames(mode) <- list(group_levels, cn)
-  list(mean = mean, mode = mode, cov = cov, cluster_loglik = setNames(post$loglik, group_levels))
+  list(mean = mean, mode = mode, cov = to_b(post$cov), mode_cov = to_b(post$mode_cov),
+       cluster_loglik = setNames(post$loglik, group_levels))
 }

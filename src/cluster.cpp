@@ -171,6 +171,7 @@ void cluster_eval(const ClusterData& data, const Family& family, const ProductGr
   MatrixXd Szz = Zn * w.omega_z.topRows(n_nodes);
   out.post_mean = u + A * zbar;
   out.post_cov = A * (Szz - zbar * zbar.transpose()) * A.transpose();
+  out.mode_cov = A * A.transpose();
   if (!want_grad) return;
 
   auto Zt = w.Zt.topRows(m);

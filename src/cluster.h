@@ -39,7 +39,8 @@ struct ClusterOut {
   double loglik = 0.0;
   bool ok = true;
   Eigen::VectorXd mode, post_mean;  // standardized scale u
-  Eigen::MatrixXd post_cov;         // posterior covariance of u
+  Eigen::MatrixXd post_cov;         // posterior covariance of u (AGHQ)
+  Eigen::MatrixXd mode_cov;         // H^{-1}: covariance of the Gaussian approximation at the mode
 };
 
 // Evaluates cluster j at linear predictor eta_fix (fixed part, all rows) and

@@ -82,5 +82,6 @@ Rcpp::List cpp_model_posterior(SEXP ptr, Rcpp::NumericVector beta, Rcpp::Numeric
                                 Rcpp::as<VectorXd>(psi), &post);
   if (n_fail > 0) Rcpp::stop("the mode search failed in %d cluster(s)", n_fail);
   return Rcpp::List::create(Rcpp::Named("mode") = post.mode, Rcpp::Named("mean") = post.mean,
-                            Rcpp::Named("cov") = post.cov, Rcpp::Named("loglik") = post.loglik);
+                            Rcpp::Named("cov") = post.cov, Rcpp::Named("mode_cov") = post.mode_cov,
+                            Rcpp::Named("loglik") = post.loglik);
 }

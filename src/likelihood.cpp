@@ -75,6 +75,7 @@ int Model::run(const VectorXd& beta, const MatrixXd& Lambda, const VectorXd& psi
     post->mode.resize(nc, q);
     post->mean.resize(nc, q);
     post->cov.resize(nc, q * q);
+    post->mode_cov.resize(nc, q * q);
     post->loglik.resize(nc);
   }
   int n_fail = 0;
@@ -105,6 +106,7 @@ int Model::run(const VectorXd& beta, const MatrixXd& Lambda, const VectorXd& psi
         post->mode.row(j) = out.mode.transpose();
         post->mean.row(j) = out.post_mean.transpose();
         post->cov.row(j) = Eigen::Map<const VectorXd>(out.post_cov.data(), q * q).transpose();
+        post->mode_cov.row(j) = Eigen::Map<const VectorXd>(out.mode_cov.data(), q * q).transpose();
         post->loglik(j) = out.loglik;
       }
     }

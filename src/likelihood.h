@@ -24,6 +24,7 @@ struct Gradient {
 struct Posterior {
   Eigen::MatrixXd mode, mean;  // n_clusters x q, standardized scale
   Eigen::MatrixXd cov;         // n_clusters x (q * q), column-major q x q per row
+  Eigen::MatrixXd mode_cov;    // the same layout: H^{-1} at the mode
   Eigen::VectorXd loglik;      // per cluster
 };
 

@@ -1,0 +1,83 @@
+# Fitted values, residuals and simulation from a fit.
+
+#' Fitted values and residuals
+#'
+#' Fitted values are conditional means on the response scale (proportions
+#' for the binomial family), with the random effects at their empirical
+#' Bayes predictions. Residuals are `"response"` (observed minus fitted),
+#' `"pearson"` (divided by the square root of the variance function, times
+#' the square root of the prior weight or number of trials) or `"deviance"`
+#' (signed square roots of the deviance contributions), as for `glm`.
+#'
+#' @param object a `glamm` fit.
+#' @param type the kind of residual.
+#' @param ... not used.
+#' @return A numeric vector, padded with `NA` for rows dropped by
+#'   [stats::na.exclude()].
+#' @examples
+#' fit <- glamm(pass_read ~ female + (1 | id_school), data = pisa2000,
+#'              family = binomial, nAGQ = 5)
+#' summary(residuals(fit, type = "pearson"))
+#' head(fitted(fit))
+#' @name glamm-residuals
+NULL
+
+#' @rdname glamm-residuals
+#' @export
+residuals.glamm <- function(object, type = c("response", "pearson", "deviance"), ...) {
+  type <- match.arg(type)
+  dd <- object$data
+  mu <- predict(object, type = "response")
+  mu <- mu[!is.na(mu)]
+  binom <- object$family$family == "binomial"
+  y <- if (binom) ifelse(dd$trials > 0, dd$y / pmax(dd$trials, 1), 0) else dd$y
+  wt <- dd$weights * if (binom) dd$trials else 1
+  r <- switch(type,
+    response = y - mu,
+    pearson = (y - mu) * sqrt(wt) / sqrt(object$family$variance(mu)),
+    deviance = sign(y - mu) * sqrt(pmax(object$family$dev.resids(y, mu, wt), 0))
+  )
+  stats::naresid(object$na.action, r)
+}
+
+#' Simulate responses from a glamm fit
+#'
+#' Draws new responses from the fitted model: with new random effects from
+#' `N(0, Sigma)` (`re.form = NA`, the default, as for a new sample of
+#' clusters) or with the random effects at their empirical Bayes
+#' predictions (`re.form = NULL`).
+#'
+#' @param object a `glamm` fit.
+#' @param nsim number of simulated responses.
+#' @param seed optional seed for [set.seed()].
+#' @param re.form `NA` for new random effects, `NULL` for the predicted ones.
+#' @param ... not used.
+#' @return A data frame with `nsim` columns: counts of successes (binomial),
+#'   counts (poisson) or values (gaussian), one row per observation of the fit.
+#' @examples
+#' fit <- glamm(pass_read ~ female + (1 | id_school), data = pisa2000,
+#'              family = binomial, nAGQ = 5)
+#' sims <- simulate(fit, nsim = 2, seed = 1)
+#' colMeans(sims)
+#' @export
+simulate.glamm <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
+  if (!is.null(seed)) set.seed(seed)
+  dd <- object$data
+  n <- nrow(dd$X)
+  eta0 <- drop(dd$X %*% object$coefficients) + dd$offset
+  h <- link_derivatives(object$family$link)$h
+  J <- nlevels(dd$group)
+  q <- ncol(dd$Z)
+  idx <- as.integer(dd$group)
+  sims <- lapply(seq_len(nsim), function(s) {
+    b <- if (is.null(re.form)) object$ranef$mean else
+      matrix(stats::rnorm(J * q), J, q) %*% t(object$lambda)
+    mu <- h(eta0 + rowSums(dd$Z * b[idx, , drop = FALSE]))
+    switch(object$family$family,
+      binomial = stats::rbinom(n, dd$trials, mu),
+      poisson = stats::rpois(n, mu),
+      gaussian = stats::rnorm(n, mu, object$sigma / sqrt(dd$weights))
+    )
+  })
+  stats::setNames(as.data.frame(sims), paste0("sim_", seq_len(nsim)))
+}

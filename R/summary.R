@@ -1,0 +1,136 @@
+# print() and summary() for glamm fits.
+
+approximation_label <- function(object) {
+  if (object$nAGQ == 1) "Laplace approximation" else
+    sprintf("adaptive Gauss-Hermite quadrature, %d points per random effect", object$nAGQ)
+}
+
+#' @export
+print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
+  cat(sprintf("Generalized linear mixed model (%s, %s link)\n", x$family$family, x$family$link))
+  cat("Fit by maximum likelihood,", approximation_label(x), "\n")
+  if (!is.null(x$formula)) cat("Formula:", deparse1(x$formula), "\n")
+  cat(sprintf("Observations: %d; clusters (%s): %d\n", x$nobs, x$group_name %||% "group",
+              x$ngroups))
+  cat(sprintf("log-likelihood: %.4f   AIC: %.2f   BIC: %.2f\n\n", x$loglik,
+              stats::AIC(x), stats::BIC(x)))
+  cat("Random effects:\n")
+  print(VarCorr(x), digits = digits)
+  cat("\nFixed effects:\n")
+  print(x$coefficients, digits = digits)
+  if (!isTRUE(x$optinfo$converged)) cat("\nWarning: the optimizer did not converge.\n")
+  invisible(x)
+}
+
+#' Summarize a glamm fit
+#'
+#' Fixed effects with standard errors (from the observed information), z
+#' statistics and p-values; with `exponentiate = TRUE` also the exponentiated
+#' coefficients (odds ratios for logit links, rate ratios for log links) with
+#' Wald confidence intervals. Variance components are reported as variances
+#' and covariances with delta-method standard errors, and as standard
+#' deviations and correlations.
+#'
+#' @param object a `glamm` fit.
+#' @param exponentiate add `exp(estimate)` and its confidence interval.
+#' @param level confidence level of the intervals.
+#' @param ... not used.
+#' @return An object of class `summary.glamm` with elements `coefficients`
+#'   (matrix: estimate, SE, z, p and, when asked, exp and CI), `varcomp`
+#'   (variances/covariances with SEs), `VarCorr`, `loglik`, `AIC`, `BIC`,
+#'   `optinfo` and descriptive fields.
+#' @examples
+#' d <- pisa2000
+#' d$SES <- (d$isei - mean(d$isei)) / 20
+#' fit <- glamm(pass_read ~ female + SES + (1 | id_school), data = d,
+#'              family = binomial, nAGQ = 7)
+#' summary(fit, exponentiate = TRUE)
+#' @export
+summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, ...) {
+  est <- object$coefficients
+  se <- sqrt(diag(object$vcov_beta))
+  z <- est / se
+  tab <- cbind(Estimate = est, `Std. Error` = se, `z value` = z,
+               `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
+  if (exponentiate) {
+    q <- stats::qnorm(1 - (1 - level) / 2)
+    pct <- paste0(format(100 * c((1 - level) / 2, 1 - (1 - level) / 2), trim = TRUE), " %")
+    ci <- cbind(exp(est), exp(est - q * se), exp(est + q * se))
+    colnames(ci) <- c(exp_label(object$family), pct)
+    tab <- cbind(tab, ci)
+  }
+  structure(list(
+    coefficients = tab, varcomp = object$varcomp, VarCorr = VarCorr(object),
+    loglik = object$loglik, AIC = stats::AIC(object), BIC = stats::BIC(object),
+    nobs = object$nobs, ngroups = object$ngroups, group_name = object$group_name %||% "group",
+    family = object$family, formula = object$formula, approximation = approximation_label(object),
+    optinfo = object$optinfo, exponentiate = exponentiate
+  ), class = "summary.glamm")
+}
+
+exp_label <- function(family) {
+  if (family$link == "logit") return("Odds ratio")
+  if (family$link == "log") return("Rate ratio")
+  "exp(Estimate)"
+}
+
+#' @export
+print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
+  cat(sprintf("Generalized linear mixed model (%s, %s link)\n", x$family$family, x$family$link))
+  cat("Fit by maximum likelihood,", x$approximation, "\n")
+  if (!is.null(x$formula)) cat("Formula:", deparse1(x$formula), "\n")
+  cat(sprintf("Observations: %d; clusters (%s): %d\n\n", x$nobs, x$group_name, x$ngroups))
+  print(c(logLik = x$loglik, AIC = x$AIC, BIC = x$BIC), digits = digits + 3)
+  cat("\nRandom effects:\n")
+  print(x$VarCorr, digits = digits)
+  cat("\nVariance components (delta-method SEs):\n")
+  print(as.matrix(x$varcomp), digits = digits)
+  cat("\nFixed effects:\n")
+  tab <- x$coefficients
+  stats::printCoefmat(tab[, 1:4, drop = FALSE], digits = digits, has.Pvalue = TRUE)
+  if (x$exponentiate) {
+    cat("\n")
+    print(tab[, -(1:4), drop = FALSE], digits = digits)
+  }
+  o <- x$optinfo
+  cat(sprintf("\nOptimizer: %s, %d iterations; max |gradient| %.1e; %s\n", o$optimizer,
+              o$iterations, max(abs(o$gradient)),
+              if (isTRUE(o$converged)) "converged" else "NOT CONVERGED"))
+  if (any(o$at_bound)) cat("Variance parameters on the boundary (zero):",
+                           paste(names(o$at_bound)[o$at_bound], collapse = ", "), "\n")
+  invisible(x)
+}
+
+#' Wald confidence intervals
+#'
+#' Wald intervals for the fixed effects and, with `parm = "all"`, for the
+#' variance components (on the variance scale, from delta-method SEs; these
+#' are poor near zero).
+#'
+#' @param object a `glamm` fit.
+#' @param parm names or indices of fixed effects, or `"all"`.
+#' @param level confidence level.
+#' @param ... not used.
+#' @return A matrix with one row per parameter and the lower and upper limits.
+#' @examples
+#' fit <- glamm(pass_read ~ female + (1 | id_school), data = pisa2000,
+#'              family = binomial, nAGQ = 5)
+#' confint(fit)
+#' exp(confint(fit))
+#' @export
+confint.glamm <- function(object, parm, level = 0.95, ...) {
+  est <- object$coefficients
+  se <- sqrt(diag(object$vcov_beta))
+  if (!missing(parm) && identical(parm, "all")) {
+    est <- c(est, stats::setNames(object$varcomp$estimate, rownames(object$varcomp)))
+    se <- c(se, object$varcomp$std.error)
+  } else if (!missing(parm)) {
+    est <- est[parm]
+    se <- se[parm]
+  }
+  a <- (1 - level) / 2
+  q <- stats::qnorm(1 - a)
+  out <- cbind(est - q * se, est + q * se)
+  dimnames(out) <- list(names(est), paste0(format(100 * c(a, 1 - a), trim = TRUE), " %"))
+  out
+}
