@@ -70,7 +70,7 @@ assemble_fit <- function(objective, opt, X, Z, group, resp, offset, family, nAGQ
     loglik = opt$loglik, df = length(par), nobs = nrow(X), ngroups = nlevels(group),
     family = family, nAGQ = nAGQ, ranef = eb,
     data = list(X = X, Z = Z, group = group, y = resp$y, trials = resp$trials,
-                weights = resp$weights, offset = offset),
+                weights = resp$weights, offset = offset, constant = resp$constant),
     optinfo = list(optimizer = "nlminb", convergence = opt$convergence, message = opt$message,
                    iterations = opt$iterations, evaluations = opt$evaluations,
                    gradient = setNames(g, par_names), newton_gain = newton_gain,

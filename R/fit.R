@@ -71,17 +71,7 @@ glamm.fit <- function(y, X, Z, group, family = gaussian(), nAGQ = NULL, weights 
   if (is.null(pattern)) pattern <- lower.tri(diag(q), diag = TRUE)
   resp <- prepare_response(y, family, weights)
 
-  # Rows sorted by cluster: each cluster is a contiguous block for the engine.
-  ord <- order(group)
-  sizes <- tabulate(group, nlevels(group))
-  starts <- c(0L, cumsum(sizes))  # 0-based starts for C++
-  codes <- family_codes(family)
-  model <- cpp_model_new(X[ord, , drop = FALSE], Z[ord, , drop = FALSE], resp$y[ord],
-                         resp$trials[ord], resp$weights[ord], as.numeric(offset[ord]),
-                         as.integer(starts), codes[["family"]], codes[["link"]], nAGQ,
-                         control$nthreads, control$mode.tol, control$mode.maxit)
-  objective <- make_objective(model, ncol(X), pattern, family, resp$constant)
-
+  objective <- build_objective(X, Z, group, resp, offset, family, nAGQ, pattern, control)
   par0 <- start_values(resp, X, Z, offset, family, pattern, start, objective)
   lower <- c(rep(-Inf, ncol(X)), ifelse(theta_is_diagonal(pattern), 0, -Inf),
              rep(-Inf, objective$n_extra))
@@ -99,6 +89,20 @@ as_design <- function(M, name) {
   if (is.null(colnames(M))) colnames(M) <- paste0(name, seq_len(ncol(M)))
   storage.mode(M) <- "double"
   M
+}
+
+# The engine's model object for the data (rows sorted by cluster: each cluster
+# is a contiguous block) and the log-likelihood as a function of the
+# parameters.
+build_objective <- function(X, Z, group, resp, offset, family, nAGQ, pattern, control) {
+  ord <- order(group)
+  starts <- c(0L, cumsum(tabulate(group, nlevels(group))))  # 0-based starts for C++
+  codes <- family_codes(family)
+  model <- cpp_model_new(X[ord, , drop = FALSE], Z[ord, , drop = FALSE], resp$y[ord],
+                         resp$trials[ord], resp$weights[ord], as.numeric(offset[ord]),
+                         as.integer(starts), codes[["family"]], codes[["link"]], nAGQ,
+                         control$nthreads, control$mode.tol, control$mode.maxit)
+  make_objective(model, ncol(X), pattern, family, resp$constant)
 }
 
 # The log-likelihood as a function of par = (beta, theta, psi), with its exact

@@ -21,8 +21,6 @@ struct D3 {
   double v, d1, d2, d3;
 };
 
-double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
-
 // log Phi(x) and derivatives. m = phi/Phi (inverse Mills ratio);
 // (log Phi)' = m, '' = -m (x + m), ''' = -m'(x + m) - m (1 + m').
 D3 log_pnorm(double x) {
@@ -92,15 +90,25 @@ class Poisson : public Family {
 class BinomialLogit : public Family {
  public:
   double value_d1(const Response& r, double eta, double* d1) const override {
-    double mu = 1.0 / (1.0 + std::exp(-eta));
+    double mu, sp;
+    mu_softplus(eta, &mu, &sp);
     *d1 = r.w * (r.y - r.n * mu);
-    return r.w * (r.y * eta - r.n * softplus(eta));
+    return r.w * (r.y * eta - r.n * sp);
   }
   Derivs derivs(const Response& r, double eta) const override {
-    double mu = 1.0 / (1.0 + std::exp(-eta));
+    double mu, sp;
+    mu_softplus(eta, &mu, &sp);
     double v = mu * (1.0 - mu);
-    return {r.w * (r.y * eta - r.n * softplus(eta)), r.w * (r.y - r.n * mu), -r.w * r.n * v,
+    return {r.w * (r.y * eta - r.n * sp), r.w * (r.y - r.n * mu), -r.w * r.n * v,
             -r.w * r.n * v * (1.0 - 2.0 * mu)};
+  }
+
+ private:
+  // mu = 1 / (1 + exp(-eta)) and softplus(eta) = log(1 + exp(eta)) from one exp.
+  static void mu_softplus(double eta, double* mu, double* sp) {
+    double e = std::exp(-std::fabs(eta));
+    *sp = (eta > 0 ? eta : 0.0) + std::log1p(e);
+    *mu = eta >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
   }
 };
 

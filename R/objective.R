@@ -1,0 +1,38 @@
+#' The log-likelihood of a fitted model as a function of its parameters
+#'
+#' Returns the function that the fit maximized: the log-likelihood (with all
+#' normalizing constants) by adaptive quadrature with `nAGQ` points per random
+#' effect, or the Laplace approximation for `nAGQ = 1`, of the fit's model and
+#' data, as a function of the parameter vector `par = c(beta, theta, log(sigma))`:
+#' the fixed effects, the free entries of the lower-triangular factor
+#' `Lambda` of the random-effect covariance `Sigma = Lambda Lambda'`
+#' (column-major; `fit$par` shows the layout), and for the gaussian family the
+#' log residual SD. With `gradient = TRUE` the exact gradient is attached as
+#' attribute `"gradient"`. With `theta = 0` (no random-effect variance) the
+#' value equals the log-likelihood of the corresponding `glm`.
+#'
+#' @param object a `glamm` fit.
+#' @param nAGQ quadrature points per random effect (default: the fit's).
+#' @return A function `f(par, gradient = FALSE)`.
+#' @examples
+#' fit <- glamm(pass_read ~ female + (1 | id_school), data = pisa2000,
+#'              family = binomial, nAGQ = 7)
+#' f <- loglik_function(fit)
+#' f(fit$par) - logLik(fit)          # 0: the maximum
+#' g <- glm(pass_read ~ female, data = pisa2000, family = binomial)
+#' f(c(coef(g), 0)) - logLik(g)      # 0: at zero variance, the glm
+#' @export
+loglik_function <- function(object, nAGQ = object$nAGQ) {
+  dd <- object$data
+  resp <- list(y = dd$y, trials = dd$trials, weights = dd$weights, constant = dd$constant)
+  objective <- build_objective(dd$X, dd$Z, dd$group, resp, dd$offset, object$family,
+                               as.integer(nAGQ), object$pattern, object$control)
+  npar <- length(object$par)
+  function(par, gradient = FALSE) {
+    if (length(par) != npar) {
+      stop(sprintf("'par' must have %d values: %s", npar, paste(names(object$par), collapse = ", ")),
+           call. = FALSE)
+    }
+    objective$loglik(as.numeric(par), gradient)
+  }
+}
