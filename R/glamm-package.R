@@ -7,15 +7,17 @@
 #' worked analysis.
 #'
 #' @keywords internal
+#' @docType package
+#' @name glamm-package
 #' @useDynLib glamm, .registration = TRUE
 #' @importFrom Rcpp sourceCpp
 #' @importFrom stats AIC BIC coef confint fitted formula logLik model.frame
 #'   model.matrix model.response model.weights model.offset nobs predict
 #'   pnorm qnorm pchisq printCoefmat residuals setNames terms vcov
 #'   delete.response na.omit naprint napredict naresid glm.fit .getXlevels
-#'   update simulate dbinom dpois dnorm rbinom rpois rnorm sd family
+#'   update simulate dbinom dpois dnorm rbinom rpois rnorm sd family gaussian
 #' @importFrom nlme fixef ranef VarCorr
-"_PACKAGE"
+NULL
 
 #' @export
 nlme::fixef

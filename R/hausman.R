@@ -20,9 +20,10 @@
 #'   estimates and SEs.
 #' @examples
 #' if (requireNamespace("survival", quietly = TRUE)) {
+#'   library(survival)  # clogit() needs its own package attached
 #'   d <- pisa2000
 #'   d$SES <- (d$isei - mean(d$isei)) / 20
-#'   fe <- survival::clogit(pass_read ~ female + SES + survival::strata(id_school), data = d)
+#'   fe <- clogit(pass_read ~ female + SES + strata(id_school), data = d)
 #'   re <- glamm(pass_read ~ female + SES + (1 | id_school), data = d,
 #'               family = binomial, nAGQ = 7)
 #'   hausman(fe, re)

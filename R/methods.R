@@ -9,7 +9,7 @@
 #' log-likelihood with all normalizing constants, `nobs()` the number of
 #' observations, `formula()` the model formula.
 #'
-#' @param object,x a `glamm` fit.
+#' @param object,x,formula a `glamm` fit.
 #' @param full for `vcov()`: the covariance of all parameters (fixed effects,
 #'   the free entries `theta` of the covariance factor and, for the gaussian
 #'   family, `log(sigma)`), the inverse observed information.
