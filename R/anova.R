@@ -8,7 +8,8 @@
 #' zero. Such a test is on the boundary of the parameter space: the
 #' chi-squared p-value is conservative, and for one variance the correct
 #' reference is a 50:50 mixture of chi-squared(0) and chi-squared(1), i.e. half
-#' the printed p-value.
+#' the printed p-value. Put a `glamm` fit first: `anova(glm_fit, glamm_fit)`
+#' dispatches to `anova.glm()`, which does not know glamm fits.
 #'
 #' @param object a `glamm` fit.
 #' @param ... further `glamm` (or `glm`) fits.

@@ -18,6 +18,7 @@
 #' @param range range of `x`; default the range in the data of the fit.
 #' @param n number of points per curve.
 #' @param col colours, one per curve of `by`.
+#' @param labels legend labels of the curves of `by`; default `"<name> = <value>"`.
 #' @param legend position of the legend (see [graphics::legend()]), or `NULL`.
 #' @param xlab,ylab axis labels.
 #' @param ... passed to [graphics::plot()].
@@ -33,7 +34,7 @@
 #'                  by = list(test_lang = c(0, 1)))
 #' @export
 plot_predictions <- function(object, x, at = list(), by = NULL, range = NULL, n = 101,
-                             col = NULL, legend = "topleft", xlab = x,
+                             col = NULL, labels = NULL, legend = "topleft", xlab = x,
                              ylab = "predicted mean response", ...) {
   if (is.null(range)) range <- base::range(object$frame[[x]])
   grid <- stats::setNames(data.frame(seq(range[1], range[2], length.out = n)), x)
@@ -56,15 +57,15 @@ plot_predictions <- function(object, x, at = list(), by = NULL, range = NULL, n 
     graphics::lines(s[[x]], s$marginal, col = col[k], lwd = 2, lty = 2)
   }
   if (!is.null(legend)) {
-    labels <- c("conditional (random effect 0)", "marginal (population average)")
-    lcol <- 1
+    kinds <- c("conditional (random effect 0)", "marginal (population average)")
+    lcol <- c(1, 1)
     if (!is.null(by)) {
-      labels <- c(paste(names(by)[1], "=", unlist(groups)), labels)
-      lcol <- c(col, 1, 1)
+      if (is.null(labels)) labels <- paste(names(by)[1], "=", unlist(groups))
+      lcol <- c(col, lcol)
     }
-    graphics::legend(legend, legend = labels, col = lcol, bty = "n",
-                     lty = c(rep(1, length(labels) - 1), 2),
-                     lwd = c(rep(2, length(labels))))
+    labels <- c(if (!is.null(by)) labels, kinds)
+    graphics::legend(legend, legend = labels, col = lcol, bty = "n", lwd = 2,
+                     lty = c(rep(1, length(labels) - 1), 2))
   }
   curves$curve <- NULL
   invisible(curves)

@@ -148,9 +148,12 @@ plot.ranef.glamm <- function(x, level = 0.95, ...) {
     k <- seq_len(nrow(s))
     lo <- s$condval - z * s$condsd
     hi <- s$condval + z * s$condsd
-    graphics::plot(s$condval, k, xlim = range(lo, hi, na.rm = TRUE), pch = 19, cex = 0.5,
-                   yaxt = "n", xlab = t, ylab = "", main = s$grpvar[1], ...)
-    graphics::segments(lo, k, hi, k, col = "grey50")
+    args <- utils::modifyList(list(x = s$condval, y = k, type = "n", yaxt = "n", xlab = t,
+                                   ylab = "", main = s$grpvar[1],
+                                   xlim = range(lo, hi, na.rm = TRUE)), list(...))
+    do.call(graphics::plot, args)
+    graphics::segments(lo, k, hi, k, col = "grey60")
+    graphics::points(s$condval, k, pch = 19, cex = 0.5)
     graphics::abline(v = 0, lty = 2)
   }
   invisible(x)

@@ -19,7 +19,7 @@ R_PKGS=(Rcpp RcppEigen lme4 glmmTMB roxygen2 knitr rmarkdown survival
         testthat matrixStats MASS nlme)
 APT_PKGS=(r-cran-rcpp r-cran-rcppeigen r-cran-lme4 r-cran-glmmtmb
           r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown r-cran-survival
-          r-cran-testthat r-cran-matrixstats r-cran-mass r-cran-nlme pandoc)
+          r-cran-testthat r-cran-matrixstats r-cran-mass r-cran-nlme pandoc qpdf)
 CRAN_ONLY=(GLMMadaptive)
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
@@ -39,8 +39,10 @@ missing_r_pkgs() {
 }
 
 # ---- fast path: everything already there -------------------------------------
+# pandoc knits the vignette; R CMD check --as-cran needs qpdf once a vignette exists.
 need_pandoc=0
 command -v pandoc >/dev/null 2>&1 || need_pandoc=1
+command -v qpdf >/dev/null 2>&1 || need_pandoc=1
 if [[ $need_pandoc -eq 0 && -z "$(missing_r_pkgs "${R_PKGS[@]}" "${CRAN_ONLY[@]}")" ]]; then
   log "all dependencies already present; nothing to do"
   exit 0
@@ -52,7 +54,7 @@ if [[ -z "$missing" && $need_pandoc -eq 0 ]]; then
   log "Debian-packaged dependencies already present; skipping apt-get"
 else
   [[ -n "$missing" ]] && log "missing R packages: $(echo $missing)"
-  [[ $need_pandoc -eq 1 ]] && log "missing: pandoc"
+  [[ $need_pandoc -eq 1 ]] && log "missing: pandoc or qpdf"
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then
     if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
