@@ -143,9 +143,21 @@ start_values <- function(resp, X, Z, offset, family, pattern, start, objective) 
   if (family$family == "gaussian") lambda <- lambda / sqrt(2)
   theta <- lambda_to_theta(lambda, pattern)
   if (!is.null(start)) {
-    if (!is.null(start$beta)) beta[] <- start$beta
-    if (!is.null(start$theta)) theta[] <- start$theta
-    if (!is.null(start$sigma)) sigma <- start$sigma
+    if (!is.list(start)) {
+      stop("'start' must be a list with elements beta, theta and (gaussian) sigma, ",
+           "or a glamm fit", call. = FALSE)
+    }
+    set <- function(current, value, name) {
+      if (is.null(value)) return(current)
+      if (!is.numeric(value) || length(value) != length(current) || any(!is.finite(value))) {
+        stop(sprintf("start$%s must hold %d finite number(s)", name, length(current)),
+             call. = FALSE)
+      }
+      value
+    }
+    beta[] <- set(beta, start$beta, "beta")
+    theta[] <- set(theta, start$theta, "theta")
+    if (family$family == "gaussian") sigma <- set(sigma, start$sigma, "sigma")
   }
   c(beta, theta, if (objective$n_extra) log(sigma))
 }

@@ -82,8 +82,10 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
 
   fixed_terms <- stats::terms(fixed, data = frame)
   X <- stats::model.matrix(fixed_terms, frame, contrasts.arg = contrasts)
+  check_finite_columns(X, "fixed-effects")
   X <- drop_aliased(X)
   re <- random_design(random, frame, environment(formula), contrasts = contrasts)
+  check_finite_columns(re$Z, "random-effects")
   y <- stats::model.response(frame)
   weights <- stats::model.weights(frame)
   offset <- stats::model.offset(frame)
@@ -100,10 +102,19 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   fit$random <- random
   fit$group_name <- random$group_name
   fit$xlevels <- stats::.getXlevels(fixed_terms, frame)
+  fit$data_classes <- attr(attr(frame, "terms"), "dataClasses")
   fit$random_xlevels <- random_xlevels(random, frame)
   fit$contrasts <- attr(X, "contrasts")
   fit$na.action <- attr(frame, "na.action")
   fit
+}
+
+check_finite_columns <- function(M, what) {
+  bad <- colnames(M)[colSums(!is.finite(M)) > 0]
+  if (length(bad)) {
+    stop(sprintf("the %s design has infinite or NaN values in: %s", what,
+                 paste(bad, collapse = ", ")), call. = FALSE)
+  }
 }
 
 # Drops columns of a rank-deficient design, with a message (as lm and lme4 do).

@@ -105,6 +105,7 @@ prediction_design <- function(object, newdata, need_group, allow.new.levels) {
   env <- environment(object$formula)
   tt <- stats::delete.response(object$terms)
   mf <- stats::model.frame(tt, newdata, xlev = object$xlevels, na.action = stats::na.pass)
+  if (!is.null(object$data_classes)) stats::.checkMFClasses(object$data_classes, mf)
   X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)
   X <- X[, names(object$coefficients), drop = FALSE]
   offset <- stats::model.offset(mf)

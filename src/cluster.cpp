@@ -170,8 +170,10 @@ void cluster_eval(const ClusterData& data, const Family& family, const ProductGr
   VectorXd zbar = Zn * w.omega.head(n_nodes);
   MatrixXd Szz = Zn * w.omega_z.topRows(n_nodes);
   out.post_mean = u + A * zbar;
-  out.post_cov = A * (Szz - zbar * zbar.transpose()) * A.transpose();
   out.mode_cov = A * A.transpose();
+  // One node (Laplace) carries no spread: the posterior is the Gaussian at the mode.
+  out.post_cov = n_nodes == 1 ? out.mode_cov
+                              : MatrixXd(A * (Szz - zbar * zbar.transpose()) * A.transpose());
   if (!want_grad) return;
 
   auto Zt = w.Zt.topRows(m);

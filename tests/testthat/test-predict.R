@@ -31,6 +31,16 @@ test_that("re.form = NULL adds the empirical Bayes random effects of each row's 
   expect_equal(unname(se), unname(sqrt(rowSums((X %*% V) * X) + condsd)), tolerance = 1e-10)  # seen 3e-16
 })
 
+test_that("conditional SEs include the posterior variance with the Laplace approximation too", {
+  f1 <- glamm(pass_read ~ SESj + female + SES + high_school + college + test_lang +
+                (1 | id_school), data = d, family = binomial, nAGQ = 1)
+  se_cond <- predict(f1, se.fit = TRUE)$se.fit
+  se_fixed <- predict(f1, re.form = NA, se.fit = TRUE)$se.fit
+  condvar <- attr(ranef(f1, type = "mode")$id_school, "postVar")[1, 1, as.character(d$id_school)]
+  # with nAGQ = 1 the EB posterior is the Gaussian at the mode
+  expect_equal(unname(se_cond), unname(sqrt(se_fixed^2 + condvar)), tolerance = 1e-6)
+})
+
 test_that("newdata with known schools reproduces the in-sample predictions", {
   rows <- c(1, 50, 700, 1500, 2069)
   nd <- d[rows, ]

@@ -1,0 +1,4 @@
+library(testthat)
+library(glamm)
+
+test_check("glamm")
