@@ -52,6 +52,10 @@ assemble_fit <- function(objective, opt, X, Z, group, resp, offset, family, nAGQ
   vc_est <- vc_fun(par[vc_idx])
   J <- numeric_jacobian(vc_fun, par[vc_idx])
   vc_se <- sqrt(pmax(diag(J %*% V[vc_idx, vc_idx, drop = FALSE] %*% t(J)), 0))
+  # A variance estimated at zero (and its covariances) has no Wald SE.
+  zero_var <- diag(Sigma) <= 1e-12 * max(1, diag(Sigma))
+  on_zero <- outer(zero_var, zero_var, "|")[lower.tri(Sigma, diag = TRUE)]
+  vc_se[seq_along(on_zero)][on_zero] <- NA_real_
   keep_vc <- c(pattern_varcov(pattern), rep(TRUE, ne))
   varcomp <- data.frame(
     estimate = vc_est, std.error = vc_se,

@@ -22,7 +22,7 @@
 #' glamm_control(nthreads = 1)
 #' @export
 glamm_control <- function(nthreads = NULL, iter.max = 300, eval.max = 600, rel.tol = 1e-10,
-                          grad.tol = 1e-6, mode.tol = 1e-10, mode.maxit = 100,
+                          grad.tol = 1e-6, mode.tol = 1e-12, mode.maxit = 100,
                           polish.maxit = 3, hessian = TRUE, trace = 0) {
   if (is.null(nthreads)) nthreads <- default_threads()
   check_count <- function(x, name) {

@@ -57,6 +57,9 @@ glamm.fit <- function(y, X, Z, group, family = gaussian(), nAGQ = NULL, weights 
   if (length(offset) != n || any(!is.finite(offset))) {
     stop("'offset' must be finite, with one value per observation", call. = FALSE)
   }
+  if (q > 10) {
+    stop(sprintf("%d random effects per cluster: at most 10 are supported", q), call. = FALSE)
+  }
   if (is.null(nAGQ)) nAGQ <- default_nagq(family, q)
   if (!is.numeric(nAGQ) || length(nAGQ) != 1 || !is.finite(nAGQ) || nAGQ < 1 ||
       nAGQ != round(nAGQ)) {
@@ -70,6 +73,7 @@ glamm.fit <- function(y, X, Z, group, family = gaussian(), nAGQ = NULL, weights 
   if (!inherits(control, "glamm_control")) control <- do.call(glamm_control, as.list(control))
   if (is.null(pattern)) pattern <- lower.tri(diag(q), diag = TRUE)
   resp <- prepare_response(y, family, weights)
+  check_variation(resp, family)
 
   objective <- build_objective(X, Z, group, resp, offset, family, nAGQ, pattern, control)
   par0 <- start_values(resp, X, Z, offset, family, pattern, start, objective)
@@ -81,6 +85,23 @@ glamm.fit <- function(y, X, Z, group, family = gaussian(), nAGQ = NULL, weights 
     assemble_fit(objective, opt, X, Z, group, resp, offset, family, nAGQ, pattern, control),
     class = "glamm"
   )
+}
+
+# A response without variation has its maximum likelihood at infinity
+# (binomial, poisson) or a zero residual variance (gaussian).
+check_variation <- function(resp, family) {
+  used <- resp$weights > 0 & resp$trials > 0
+  y <- resp$y[used]
+  n <- resp$trials[used]
+  what <- switch(family$family,
+    binomial = if (all(y == 0)) "all failures" else if (all(y == n)) "all successes",
+    poisson = if (all(y == 0)) "all counts 0",
+    gaussian = if (length(unique(y)) < 2) "a constant response"
+  )
+  if (!is.null(what)) {
+    stop(sprintf("the response has no variation (%s): the model cannot be estimated", what),
+         call. = FALSE)
+  }
 }
 
 as_design <- function(M, name) {
@@ -102,7 +123,26 @@ build_objective <- function(X, Z, group, resp, offset, family, nAGQ, pattern, co
                          resp$trials[ord], resp$weights[ord], as.numeric(offset[ord]),
                          as.integer(starts), codes[["family"]], codes[["link"]], nAGQ,
                          control$nthreads, control$mode.tol, control$mode.maxit)
-  make_objective(model, ncol(X), pattern, family, resp$constant)
+  objective <- make_objective(model, ncol(X), pattern, family, resp$constant)
+  objective$typsize <- typical_sizes(X, Z, resp, family, pattern)
+  objective
+}
+
+# A typical magnitude of each parameter, from the scales of the covariates
+# (and of the response for the gaussian family): it sets the optimizer's
+# scaling and the finite-difference steps of the Hessian, so that a covariate
+# measured in millions is handled like one measured in units.
+typical_sizes <- function(X, Z, resp, family, pattern) {
+  rms <- function(M) {
+    r <- sqrt(colMeans(M^2))
+    ifelse(r > 0, r, 1)
+  }
+  s_y <- if (family$family == "gaussian") {
+    sd_y <- stats::sd(resp$y)
+    if (is.finite(sd_y) && sd_y > 0) sd_y else 1
+  } else 1
+  theta_row <- row(pattern)[pattern]
+  c(s_y / rms(X), (s_y / rms(Z))[theta_row], if (family$family == "gaussian") 1)
 }
 
 # The log-likelihood as a function of par = (beta, theta, psi), with its exact

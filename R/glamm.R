@@ -75,8 +75,9 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   mf$drop.unused.levels <- TRUE
   mf[[1L]] <- quote(stats::model.frame)
   frame <- tryCatch(eval(mf, parent.frame()), error = function(e) {
-    stop("cannot build the model frame: ", conditionMessage(e),
-         " (are all variables of the formula in 'data'?)", call. = FALSE)
+    msg <- conditionMessage(e)
+    hint <- if (grepl("not found", msg)) " (are all variables of the formula in 'data'?)" else ""
+    stop("cannot build the model frame: ", msg, hint, call. = FALSE)
   })
   if (nrow(frame) == 0) stop("no observations left after removing missing values", call. = FALSE)
 

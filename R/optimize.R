@@ -36,7 +36,7 @@ loglik_hessian <- function(objective, par) {
   k <- length(par)
   H <- matrix(0, k, k)
   for (j in seq_len(k)) {
-    h <- 1e-4 * max(1, abs(par[j]))
+    h <- 1e-4 * max(objective$typsize[j], abs(par[j]))
     up <- par
     down <- par
     up[j] <- par[j] + h
@@ -53,13 +53,13 @@ loglik_hessian <- function(objective, par) {
 # Returns the final point, gradient, log-likelihood and Hessian (recomputed
 # when a step moved the estimates).
 newton_polish <- function(objective, opt, control) {
-  par <- opt$par
+  par0 <- par <- opt$par
   g <- opt$gradient
   ll <- opt$loglik
   free <- !(par <= opt$lower & is.finite(opt$lower))
   H <- loglik_hessian(objective, par)
+  info <- -H[free, free, drop = FALSE]
   for (it in seq_len(control$polish.maxit)) {
-    info <- -H[free, free, drop = FALSE]
     step <- tryCatch(solve(info, g[free]), error = function(e) NULL)
     if (is.null(step) || any(!is.finite(step))) break
     gain <- 0.5 * sum(g[free] * step)
@@ -71,6 +71,11 @@ newton_polish <- function(objective, opt, control) {
     par <- cand
     ll <- as.numeric(val)
     g <- attr(val, "gradient")
+  }
+  # The Hessian is recomputed at the final point only when the steps moved the
+  # estimates by more than 1e-3 standard errors.
+  se <- sqrt(pmax(diag(tryCatch(solve(info), error = function(e) diag(NA, nrow(info)))), 0))
+  if (any(par != par0) && !isTRUE(all(abs(par - par0)[free] <= 1e-3 * se))) {
     H <- loglik_hessian(objective, par)
   }
   opt$par <- par
@@ -87,9 +92,14 @@ invert_information <- function(H, at_bound) {
   V <- matrix(NA_real_, k, k)
   keep <- !at_bound | abs(diag(H)) > 1e-8 * max(1, max(abs(diag(H))))
   info <- -H[keep, keep, drop = FALSE]
-  ev <- tryCatch(eigen(info, symmetric = TRUE, only.values = TRUE)$values,
-                 error = function(e) NA_real_)
-  pd <- all(is.finite(ev)) && min(ev) > 1e-10 * max(abs(ev))
-  if (pd) V[keep, keep] <- solve(info)
+  d <- diag(info)
+  if (any(!is.finite(info)) || any(d <= 0)) return(list(vcov = V, positive_definite = FALSE))
+  # Judge and invert on the scale where the information has a unit diagonal,
+  # so that covariates of very different magnitudes do not matter.
+  s <- 1 / sqrt(d)
+  info_s <- info * outer(s, s)
+  ev <- eigen(info_s, symmetric = TRUE, only.values = TRUE)$values
+  pd <- min(ev) > 1e-10 * max(ev)
+  if (pd) V[keep, keep] <- solve(info_s) * outer(s, s)
   list(vcov = V, positive_definite = pd)
 }

@@ -97,7 +97,10 @@ random_design <- function(random, frame, env, xlev = NULL, contrasts = NULL) {
     stop("the random-effect terms repeat a column (", colnames(Z)[duplicated(colnames(Z))][1],
          "); write each random effect once", call. = FALSE)
   }
-  group <- eval(random$terms[[1]]$group, frame, env)
+  # A grouping expression such as factor(a) is a column of the model frame.
+  group_expr <- random$terms[[1]]$group
+  label <- deparse1(group_expr)
+  group <- if (label %in% names(frame)) frame[[label]] else eval(group_expr, frame, env)
   list(Z = Z, group = group, pattern = lambda_pattern(blocks, ncol(Z)), blocks = blocks)
 }
 

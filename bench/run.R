@@ -5,16 +5,22 @@
 # Environment variables:
 #   GLAMM_LIB=<dir>     load glamm from this library (default: the usual ones)
 #   BENCH_SKIP_SLOW=1   skip the comparison packages on the 1,000,000-row model
+#   BENCH_THREADS=<n>   threads for glamm and glmmTMB (default 2)
 #
 # Writes the table to stdout and to bench/results.md.
 
 lib <- Sys.getenv("GLAMM_LIB")
 if (nzchar(lib)) library(glamm, lib.loc = lib) else library(glamm)
 skip_slow <- Sys.getenv("BENCH_SKIP_SLOW") == "1"
-nthreads <- 2L
+nthreads <- as.integer(Sys.getenv("BENCH_THREADS", "2"))
 t_start <- proc.time()[["elapsed"]]
+loadavg <- function() tryCatch(readLines("/proc/loadavg", n = 1), error = function(e) NA)
+load_start <- loadavg()
 script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
-out_file <- file.path(if (length(script)) dirname(script) else "bench", "results.md")
+bench_dir <- if (length(script)) dirname(script) else "bench"
+out_file <- file.path(bench_dir, "results.md")
+commit <- tryCatch(system2("git", c("-C", bench_dir, "describe", "--always", "--dirty"),
+                           stdout = TRUE, stderr = FALSE), error = function(e) NA, warning = function(w) NA)
 
 available <- function(pkg) {
   ok <- requireNamespace(pkg, quietly = TRUE)
@@ -164,23 +170,24 @@ fmt <- function(d) {
 }
 markdown <- function(d) {
   d <- fmt(d)
+  d[] <- lapply(d, function(x) gsub("|", "\\|", x, fixed = TRUE))
   c(paste("|", paste(names(d), collapse = " | "), "|"),
     paste("|", paste(rep("---", ncol(d)), collapse = " | "), "|"),
     apply(d, 1, function(r) paste("|", paste(r, collapse = " | "), "|")))
 }
 cpu <- sub(".*:\\s*", "", grep("^model name", readLines("/proc/cpuinfo"), value = TRUE)[1])
 versions <- vapply(pkgs, function(p) as.character(packageVersion(p)), "")
-commit <- tryCatch(system("git rev-parse --short HEAD", intern = TRUE), error = function(e) NA,
-                   warning = function(w) NA)
 header <- c(
   sprintf("Date: %s", format(Sys.time(), "%Y-%m-%d %H:%M %Z")),
   sprintf("R: %s; packages: %s; glamm commit: %s", R.version.string,
           paste(names(versions), versions, collapse = ", "), commit),
   sprintf("Machine: %s cores (nproc), %s; glamm and glmmTMB use %d threads",
           parallel::detectCores(), cpu, nthreads),
+  sprintf("Load average (1, 5, 15 min) at start: %s; at end: %s", load_start, loadavg()),
   if (skip_slow) "BENCH_SKIP_SLOW=1: comparison packages skipped on model 4")
 
 cat("\n"); writeLines(header)
+options(width = 250)
 print(fmt(tab), row.names = FALSE, right = FALSE)
 cat("\nglamm memory on model 4 (MB):\n"); print(fmt(mem), row.names = FALSE)
 cat(sprintf("\nTotal runtime: %.1f s\n", total))

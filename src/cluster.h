@@ -21,15 +21,21 @@ struct ClusterData {
   int n_clusters() const { return static_cast<int>(start.size()) - 1; }
 };
 
+// Small q x q matrices and q-vectors live on the stack (no allocation per
+// cluster); q is at most MAX_Q random effects per cluster.
+const int MAX_Q = 10;
+typedef Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor, MAX_Q, MAX_Q> SmallMat;
+typedef Eigen::Matrix<double, Eigen::Dynamic, 1, Eigen::ColMajor, MAX_Q, 1> SmallVec;
+
 struct ModeControl {
-  double tol = 1e-10;  // Newton stops when max |step| < tol
+  double tol = 1e-12;  // Newton stops when max |step| < tol
   int maxit = 100;     // Newton iterations per cluster and evaluation
 };
 
 // Per-thread scratch space, sized once for the largest cluster.
 struct ClusterWork {
   Eigen::MatrixXd Zt, V, node_d1, D, T;
-  Eigen::VectorXd eta_fix, eta, d1, d2, d3, a, h, e, zeta, G, omega;
+  Eigen::VectorXd eta_fix, eta, eta_node, d1, d2, d3, a, h, e, zeta, G, omega;
   Eigen::MatrixXd omega_z;
   void resize(int max_rows, int q, int n_nodes);
 };
@@ -38,9 +44,9 @@ struct ClusterWork {
 struct ClusterOut {
   double loglik = 0.0;
   bool ok = true;
-  Eigen::VectorXd mode, post_mean;  // standardized scale u
-  Eigen::MatrixXd post_cov;         // posterior covariance of u (AGHQ)
-  Eigen::MatrixXd mode_cov;         // H^{-1}: covariance of the Gaussian approximation at the mode
+  SmallVec mode, post_mean;  // standardized scale u
+  SmallMat post_cov;         // posterior covariance of u (AGHQ)
+  SmallMat mode_cov;         // H^{-1}: covariance of the Gaussian approximation at the mode
 };
 
 // Evaluates cluster j at linear predictor eta_fix (fixed part, all rows) and
@@ -49,8 +55,8 @@ struct ClusterOut {
 // e_out[start..end), and adds d logL / d Lambda into g_lambda and
 // d logL / d psi into g_psi.
 void cluster_eval(const ClusterData& data, const Family& family, const ProductGrid& grid,
-                  const Eigen::MatrixXd& Lambda, const double* eta_fix,
-                  const Eigen::VectorXd& u_start, const ModeControl& ctl, bool want_grad,
+                  const SmallMat& Lambda, const double* eta_fix,
+                  const SmallVec& u_start, const ModeControl& ctl, bool want_grad,
                   int j, ClusterWork& w, ClusterOut& out, double* e_out,
                   Eigen::Ref<Eigen::MatrixXd> g_lambda, Eigen::Ref<Eigen::VectorXd> g_psi);
 

@@ -23,22 +23,51 @@ struct Derivs {
   double l, d1, d2, d3;
 };
 
+// The engine's view of a family: batch calls over the rows of one cluster,
+// so that there is one virtual call per cluster and node, not per row.
 class Family {
  public:
   virtual ~Family() {}
   // Number of extra parameters (e.g. the log residual SD of the gaussian).
   virtual int n_extra() const { return 0; }
   virtual void set_extra(const double* /*psi*/) {}
-  // log f and its first derivative (used at every quadrature node).
-  virtual double value_d1(const Response& r, double eta, double* d1) const = 0;
-  // log f and three derivatives (used at the mode).
-  virtual Derivs derivs(const Response& r, double eta) const = 0;
-  // d/dpsi of l (at a node): adds weight * dl/dpsi_j into acc[j].
+  // Sum over m rows of log f; fills d1 (used at every quadrature node).
+  virtual double value_d1(const Response* r, const double* eta, int m, double* d1) const = 0;
+  // Sum over m rows of log f; fills d1, d2, d3 (used at the mode).
+  virtual double derivs(const Response* r, const double* eta, int m, double* d1, double* d2,
+                        double* d3) const = 0;
+  // d/dpsi of l at one row (at a node): adds weight * dl/dpsi_j into acc[j].
   virtual void extra_value(const Response& /*r*/, double /*eta*/, double /*weight*/,
                            double* /*acc*/) const {}
-  // d/dpsi of l, d1 and d2 (at the mode), each of length n_extra().
+  // d/dpsi of l, d1 and d2 at one row (at the mode), each of length n_extra().
   virtual void extra_derivs(const Response& /*r*/, double /*eta*/, double* /*dl*/,
                             double* /*dd1*/, double* /*dd2*/) const {}
+};
+
+// Implements the batch calls from a family's inline per-row functions
+// one_value_d1(r, eta, &d1) and one_derivs(r, eta) (CRTP).
+template <class F>
+class FamilyRows : public Family {
+ public:
+  double value_d1(const Response* r, const double* eta, int m, double* d1) const override {
+    const F& f = static_cast<const F&>(*this);
+    double sum = 0.0;
+    for (int i = 0; i < m; ++i) sum += f.one_value_d1(r[i], eta[i], d1 + i);
+    return sum;
+  }
+  double derivs(const Response* r, const double* eta, int m, double* d1, double* d2,
+                double* d3) const override {
+    const F& f = static_cast<const F&>(*this);
+    double sum = 0.0;
+    for (int i = 0; i < m; ++i) {
+      Derivs d = f.one_derivs(r[i], eta[i]);
+      sum += d.l;
+      d1[i] = d.d1;
+      d2[i] = d.d2;
+      d3[i] = d.d3;
+    }
+    return sum;
+  }
 };
 
 // Builds the family for integer codes (see codes.h); throws std::invalid_argument.

@@ -4,12 +4,12 @@
 // of the linear predictor enters (nodes, mode and curvature).
 #include "likelihood.h"
 
+#include <algorithm>
+#include <atomic>
 #include <limits>
 #include <stdexcept>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include <thread>
+#include <vector>
 
 namespace glamm {
 
@@ -30,6 +30,8 @@ Model::Model(const Eigen::Map<MatrixXd>& X, const Eigen::Map<MatrixXd>& Z,
   if (start.size() < 2 || start.front() != 0 || start.back() != n)
     throw std::invalid_argument("cluster starts must run from 0 to the number of rows");
   if (n_agq < 1) throw std::invalid_argument("the number of quadrature points must be >= 1");
+  if (Z.cols() < 1 || Z.cols() > MAX_Q)
+    throw std::invalid_argument("the number of random effects per cluster must be 1 to 10");
   data_.n = n;
   data_.q = static_cast<int>(Z.cols());
   data_.Z = Z.data();
@@ -70,6 +72,7 @@ int Model::run(const VectorXd& beta, const MatrixXd& Lambda, const VectorXd& psi
       psi.size() != n_extra)
     throw std::invalid_argument("parameter dimensions do not match the model");
   family_->set_extra(psi.data());
+  const SmallMat lambda = Lambda;
   eta_fix_.noalias() = X_ * beta + offset_;
   if (post) {
     post->mode.resize(nc, q);
@@ -78,42 +81,57 @@ int Model::run(const VectorXd& beta, const MatrixXd& Lambda, const VectorXd& psi
     post->mode_cov.resize(nc, q * q);
     post->loglik.resize(nc);
   }
-  int n_fail = 0;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(n_threads_) reduction(+ : n_fail)
-#endif
-  {
-    ClusterWork w;
-    w.resize(max_rows_, q, static_cast<int>(grid_.weight.size()));
-    ClusterOut out;
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 16)
-#endif
-    for (int j = 0; j < nc; ++j) {
-      Eigen::Map<MatrixXd> gl(g_lambda_cluster_.col(j).data(), q, q);
-      gl.setZero();
-      g_psi_cluster_.col(j).setZero();
-      VectorXd u0 = u_warm_.col(j);
-      cluster_eval(data_, *family_, grid_, Lambda, eta_fix_.data(), u0, ctl_, want_grad, j, w,
-                   out, e_.data(), gl, g_psi_cluster_.col(j));
-      ll_cluster_(j) = out.loglik;
-      if (!out.ok) {
-        ++n_fail;
-        continue;
+  // Clusters are handed out in chunks through an atomic counter. Worker
+  // threads touch only their clusters' slots and never call R; an exception
+  // in a worker is caught there and rethrown here after the join.
+  std::atomic<int> next(0), n_fail(0);
+  std::atomic<bool> failed(false);
+  const int chunk = 16;
+  auto worker = [&]() {
+    try {
+      ClusterWork w;
+      w.resize(max_rows_, q, static_cast<int>(grid_.weight.size()));
+      ClusterOut out;
+      for (int first = next.fetch_add(chunk); first < nc; first = next.fetch_add(chunk)) {
+        const int last = std::min(first + chunk, nc);
+        for (int j = first; j < last; ++j) {
+          Eigen::Map<MatrixXd> gl(g_lambda_cluster_.col(j).data(), q, q);
+          gl.setZero();
+          g_psi_cluster_.col(j).setZero();
+          SmallVec u0 = u_warm_.col(j);
+          cluster_eval(data_, *family_, grid_, lambda, eta_fix_.data(), u0, ctl_, want_grad, j,
+                       w, out, e_.data(), gl, g_psi_cluster_.col(j));
+          ll_cluster_(j) = out.loglik;
+          if (!out.ok) {
+            ++n_fail;
+            continue;
+          }
+          u_warm_.col(j) = out.mode;
+          if (post) {
+            post->mode.row(j) = out.mode.transpose();
+            post->mean.row(j) = out.post_mean.transpose();
+            post->cov.row(j) = Eigen::Map<const VectorXd>(out.post_cov.data(), q * q).transpose();
+            post->mode_cov.row(j) =
+                Eigen::Map<const VectorXd>(out.mode_cov.data(), q * q).transpose();
+            post->loglik(j) = out.loglik;
+          }
+        }
       }
-      u_warm_.col(j) = out.mode;
-      if (post) {
-        post->mode.row(j) = out.mode.transpose();
-        post->mean.row(j) = out.post_mean.transpose();
-        post->cov.row(j) = Eigen::Map<const VectorXd>(out.post_cov.data(), q * q).transpose();
-        post->mode_cov.row(j) = Eigen::Map<const VectorXd>(out.mode_cov.data(), q * q).transpose();
-        post->loglik(j) = out.loglik;
-      }
+    } catch (...) {
+      failed = true;
     }
-  }
+  };
+  // Threads pay off only when an evaluation has enough work (rows x nodes).
+  const double work = static_cast<double>(data_.n) * static_cast<double>(grid_.weight.size());
+  const int n_workers = work < 20000.0 ? 1 : std::min(n_threads_, (nc + chunk - 1) / chunk);
+  std::vector<std::thread> pool;
+  for (int t = 1; t < n_workers; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& th : pool) th.join();
+  if (failed) throw std::runtime_error("the likelihood evaluation ran out of memory or failed");
   if (n_fail > 0) {
     *loglik = -std::numeric_limits<double>::infinity();
-    return n_fail;
+    return n_fail.load();
   }
   *loglik = ll_cluster_.sum();
   if (want_grad) {

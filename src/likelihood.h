@@ -1,6 +1,6 @@
 // The model: data of all clusters, the family, the quadrature grid and warm
 // starts for the modes. The log-likelihood is the sum over independent
-// clusters, evaluated in parallel (OpenMP) with per-thread workspaces and
+// clusters, evaluated in parallel (std::thread) with per-thread workspaces and
 // reduced in cluster order, so results do not depend on the thread count.
 #ifndef GLAMM_LIKELIHOOD_H
 #define GLAMM_LIKELIHOOD_H
