@@ -109,6 +109,12 @@ as_design <- function(M, name) {
   if (any(!is.finite(M))) stop(sprintf("'%s' has missing or non-finite values", name), call. = FALSE)
   if (is.null(colnames(M))) colnames(M) <- paste0(name, seq_len(ncol(M)))
   storage.mode(M) <- "double"
+  strip_rownames(M)
+}
+
+# Row names of a design (n strings) cost more memory than its numbers.
+strip_rownames <- function(M) {
+  if (!is.null(rownames(M))) rownames(M) <- NULL
   M
 }
 
@@ -116,13 +122,16 @@ as_design <- function(M, name) {
 # is a contiguous block) and the log-likelihood as a function of the
 # parameters.
 build_objective <- function(X, Z, group, resp, offset, family, nAGQ, pattern, control) {
-  ord <- order(group)
   starts <- c(0L, cumsum(tabulate(group, nlevels(group))))  # 0-based starts for C++
   codes <- family_codes(family)
-  model <- cpp_model_new(X[ord, , drop = FALSE], Z[ord, , drop = FALSE], resp$y[ord],
-                         resp$trials[ord], resp$weights[ord], as.numeric(offset[ord]),
-                         as.integer(starts), codes[["family"]], codes[["link"]], nAGQ,
-                         control$nthreads, control$mode.tol, control$mode.maxit)
+  # Data already sorted by cluster are passed as they are (no copy of X).
+  sorted <- !is.unsorted(as.integer(group))
+  ord <- if (sorted) NULL else order(group)
+  rows <- function(v) if (sorted) v else if (is.matrix(v)) v[ord, , drop = FALSE] else v[ord]
+  model <- cpp_model_new(rows(X), rows(Z), rows(resp$y), rows(resp$trials), rows(resp$weights),
+                         rows(as.numeric(offset)), as.integer(starts), codes[["family"]],
+                         codes[["link"]], nAGQ, control$nthreads, control$mode.tol,
+                         control$mode.maxit)
   objective <- make_objective(model, ncol(X), pattern, family, resp$constant)
   objective$typsize <- typical_sizes(X, Z, resp, family, pattern)
   objective
@@ -171,13 +180,18 @@ make_objective <- function(model, p, pattern, family, constant) {
 }
 
 start_values <- function(resp, X, Z, offset, family, pattern, start, objective) {
-  ok <- resp$trials > 0
-  yy <- ifelse(ok, resp$y / ifelse(ok, resp$trials, 1), 0)
-  g <- suppressWarnings(glm.fit(X, yy, weights = resp$trials * resp$weights, offset = offset,
-                                family = family))
+  # The GLM start needs no more than an evenly spread subset of a large data set.
+  rows <- if (nrow(X) > 50000) round(seq(1, nrow(X), length.out = 50000)) else seq_len(nrow(X))
+  ok <- resp$trials[rows] > 0
+  yy <- ifelse(ok, resp$y[rows] / ifelse(ok, resp$trials[rows], 1), 0)
+  g <- suppressWarnings(glm.fit(X[rows, , drop = FALSE], yy,
+                                weights = (resp$trials * resp$weights)[rows],
+                                offset = offset[rows], family = family))
   beta <- g$coefficients
   beta[is.na(beta)] <- 0
-  sigma <- if (family$family == "gaussian") sqrt(sum(resp$weights * g$residuals^2) / length(yy)) else 1
+  sigma <- if (family$family == "gaussian") {
+    sqrt(sum(resp$weights[rows] * g$residuals^2) / length(yy))
+  } else 1
   scale <- apply(Z, 2, function(z) if (stats::sd(z) > 0) stats::sd(z) else 1)
   lambda <- diag(0.5 * sigma / scale, ncol(Z))
   if (family$family == "gaussian") lambda <- lambda / sqrt(2)

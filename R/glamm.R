@@ -82,7 +82,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   if (nrow(frame) == 0) stop("no observations left after removing missing values", call. = FALSE)
 
   fixed_terms <- stats::terms(fixed, data = frame)
-  X <- stats::model.matrix(fixed_terms, frame, contrasts.arg = contrasts)
+  X <- strip_rownames(stats::model.matrix(fixed_terms, frame, contrasts.arg = contrasts))
   check_finite_columns(X, "fixed-effects")
   X <- drop_aliased(X)
   re <- random_design(random, frame, environment(formula), contrasts = contrasts)

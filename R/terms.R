@@ -85,7 +85,7 @@ random_design <- function(random, frame, env, xlev = NULL, contrasts = NULL) {
     t <- random$terms[[k]]
     tt <- stats::terms(t$lhs)
     mf <- stats::model.frame(tt, frame, xlev = xlev[[k]], na.action = stats::na.pass)
-    M <- stats::model.matrix(tt, mf, contrasts.arg = contrasts)
+    M <- strip_rownames(stats::model.matrix(tt, mf, contrasts.arg = contrasts))
     attr(M, "assign") <- NULL
     attr(M, "contrasts") <- NULL
     mats[[k]] <- M
