@@ -9,8 +9,8 @@ cpp_gauss_hermite <- function(K) {
     .Call(`_glamm_cpp_gauss_hermite`, K)
 }
 
-cpp_model_new <- function(X, Z, y, trials, weights, offset, start, family, link, n_agq, n_threads, mode_tol, mode_maxit) {
-    .Call(`_glamm_cpp_model_new`, X, Z, y, trials, weights, offset, start, family, link, n_agq, n_threads, mode_tol, mode_maxit)
+cpp_model_new <- function(X, Z, y, trials, weights, offset, start, family, link, n_categories, n_agq, n_threads, mode_tol, mode_maxit) {
+    .Call(`_glamm_cpp_model_new`, X, Z, y, trials, weights, offset, start, family, link, n_categories, n_agq, n_threads, mode_tol, mode_maxit)
 }
 
 cpp_model_eval <- function(ptr, beta, Lambda, psi, gradient) {

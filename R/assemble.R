@@ -8,7 +8,9 @@ assemble_fit <- function(objective, opt, X, Z, group, resp, offset, family, nAGQ
   nt <- objective$n_theta
   ne <- objective$n_extra
   par <- opt$par
-  par_names <- c(colnames(X), paste0("theta", seq_len(nt)), if (ne) "log(sigma)")
+  extra <- objective$extra
+  gaussian <- family$family == "gaussian"
+  par_names <- c(colnames(X), paste0("theta", seq_len(nt)), extra$names)
   names(par) <- par_names
   at_bound <- par <= opt$lower & is.finite(opt$lower)
 
@@ -44,11 +46,12 @@ assemble_fit <- function(objective, opt, X, Z, group, resp, offset, family, nAGQ
   cn <- colnames(Z)
   Sigma <- tcrossprod(lambda)
   dimnames(Sigma) <- list(cn, cn)
-  sigma <- if (ne) exp(unname(par[p + nt + 1])) else 1
+  sigma <- if (gaussian) exp(unname(par[p + nt + 1])) else 1
+  psi <- unname(par[p + nt + seq_len(ne)])
 
   # Variance components: variances and covariances (and the residual variance).
-  vc_fun <- function(x) c(theta_to_varcov(x[seq_len(nt)], pattern), if (ne) exp(2 * x[nt + 1]))
-  vc_idx <- p + seq_len(nt + ne)
+  vc_fun <- function(x) c(theta_to_varcov(x[seq_len(nt)], pattern), if (gaussian) exp(2 * x[nt + 1]))
+  vc_idx <- p + seq_len(nt + gaussian)
   vc_est <- vc_fun(par[vc_idx])
   J <- numeric_jacobian(vc_fun, par[vc_idx])
   vc_se <- sqrt(pmax(diag(J %*% V[vc_idx, vc_idx, drop = FALSE] %*% t(J)), 0))
@@ -56,20 +59,22 @@ assemble_fit <- function(objective, opt, X, Z, group, resp, offset, family, nAGQ
   zero_var <- diag(Sigma) <= 1e-12 * max(1, diag(Sigma))
   on_zero <- outer(zero_var, zero_var, "|")[lower.tri(Sigma, diag = TRUE)]
   vc_se[seq_along(on_zero)][on_zero] <- NA_real_
-  keep_vc <- c(pattern_varcov(pattern), rep(TRUE, ne))
+  keep_vc <- c(pattern_varcov(pattern), rep(TRUE, gaussian))
   varcomp <- data.frame(
     estimate = vc_est, std.error = vc_se,
-    row.names = c(varcov_names(cn), if (ne) "residual"), check.names = FALSE
+    row.names = c(varcov_names(cn), if (gaussian) "residual"), check.names = FALSE
   )[keep_vc, , drop = FALSE]
 
-  lambda_full <- lambda
-  post <- cpp_model_posterior(objective$model, beta, lambda_full, if (ne) log(sigma) else numeric(0))
+  post <- cpp_model_posterior(objective$model, beta, lambda, extra$to_engine(psi))
   eb <- posterior_on_b_scale(post, lambda, levels(group), cn)
 
   list(
     coefficients = beta,
     vcov_beta = V[seq_len(p), seq_len(p), drop = FALSE],
     theta = theta, lambda = lambda, pattern = pattern, Sigma = Sigma, sigma = sigma,
+    thresholds = thresholds_table(extra, psi, V[p + nt + seq_len(ne), p + nt + seq_len(ne),
+                                                drop = FALSE]),
+    levels = resp$levels,
     varcomp = varcomp, par = par, vcov_par = V, hessian = H,
     loglik = opt$loglik, df = length(par), nobs = nrow(X), ngroups = nlevels(group),
     family = family, nAGQ = nAGQ, ranef = eb,
@@ -82,6 +87,14 @@ assemble_fit <- function(objective, opt, X, Z, group, resp, offset, family, nAGQ
                    nthreads = control$nthreads),
     control = control
   )
+}
+
+# Ordinal thresholds with delta-method SEs (NULL for other families).
+thresholds_table <- function(extra, psi, V) {
+  if (is.null(extra$labels)) return(NULL)
+  J <- numeric_jacobian(extra$to_engine, psi)
+  data.frame(estimate = extra$to_engine(psi),
+             std.error = sqrt(pmax(diag(J %*% V %*% t(J)), 0)), row.names = extra$labels)
 }
 
 # Which entries of the lower triangle of Sigma are free (not structurally 0).

@@ -7,8 +7,35 @@
 supported_links <- list(
   gaussian = "identity",
   binomial = c("logit", "probit", "cloglog"),
-  poisson = "log"
+  poisson = "log",
+  ordinal = c("logit", "probit", "cloglog")
 )
+
+#' Cumulative link family for ordered responses
+#'
+#' The proportional-odds (cumulative link) model for an ordered factor with
+#' categories `1, ..., C`: `P(Y <= c) = F(tau_c - eta)`, with ordered
+#' thresholds `tau_1 < ... < tau_{C-1}` and a linear predictor `eta` without
+#' intercept (the thresholds take its place). `F` is the logistic
+#' (`"logit"`: cumulative odds ratios `exp(beta)` for higher categories),
+#' standard normal (`"probit"`) or minimum extreme value distribution
+#' (`"cloglog"`). This is the parameterization of `MASS::polr()` and
+#' `ordinal::clmm()`.
+#'
+#' @param link `"logit"`, `"probit"` or `"cloglog"`.
+#' @return A family object for [glamm()].
+#' @examples
+#' d <- pisa2000
+#' d$SES <- (d$isei - mean(d$isei)) / 20
+#' # an ordered outcome for illustration: parents' education
+#' d$educ <- factor(1 + d$high_school + 2 * d$college, ordered = TRUE)
+#' fit <- glamm(educ ~ SES + (1 | id_school), data = d, family = ordinal(), nAGQ = 7)
+#' summary(fit)
+#' @export
+ordinal <- function(link = c("logit", "probit", "cloglog")) {
+  link <- match.arg(link)
+  structure(list(family = "ordinal", link = link), class = "family")
+}
 
 # Accepts what glm() accepts: a family object, a family function or its name.
 resolve_family <- function(family) {
@@ -48,6 +75,7 @@ prepare_response <- function(y, family, weights = NULL) {
   if (any(!is.finite(weights)) || any(weights < 0)) {
     stop("'weights' must be finite and non-negative", call. = FALSE)
   }
+  if (family$family == "ordinal") return(prepare_ordinal_response(y, weights))
   if (is.factor(y) && family$family != "binomial") {
     stop(sprintf("a factor response needs the binomial family, not %s", family$family),
          call. = FALSE)
@@ -103,4 +131,18 @@ prepare_response <- function(y, family, weights = NULL) {
   )
   list(y = as.numeric(y), trials = as.numeric(trials), weights = as.numeric(weights),
        constant = constant)
+}
+
+# An ordered response: the category index 1..C, with the factor's levels.
+prepare_ordinal_response <- function(y, weights) {
+  if (!is.factor(y)) {
+    stop("the ordinal family needs an (ordered) factor response", call. = FALSE)
+  }
+  counts <- tabulate(as.integer(y), nlevels(y))
+  if (any(counts == 0)) {
+    stop(sprintf("response category '%s' has no observations: drop it with droplevels()",
+                 levels(y)[counts == 0][1]), call. = FALSE)
+  }
+  list(y = as.numeric(as.integer(y)), trials = rep(1, length(y)), weights = as.numeric(weights),
+       constant = 0, levels = levels(y))
 }

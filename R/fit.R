@@ -96,7 +96,8 @@ check_variation <- function(resp, family) {
   what <- switch(family$family,
     binomial = if (all(y == 0)) "all failures" else if (all(y == n)) "all successes",
     poisson = if (all(y == 0)) "all counts 0",
-    gaussian = if (length(unique(y)) < 2) "a constant response"
+    gaussian = ,
+    ordinal = if (length(unique(y)) < 2) "a constant response"
   )
   if (!is.null(what)) {
     stop(sprintf("the response has no variation (%s): the model cannot be estimated", what),
@@ -130,10 +131,11 @@ build_objective <- function(X, Z, group, resp, offset, family, nAGQ, pattern, co
   rows <- function(v) if (sorted) v else if (is.matrix(v)) v[ord, , drop = FALSE] else v[ord]
   model <- cpp_model_new(rows(X), rows(Z), rows(resp$y), rows(resp$trials), rows(resp$weights),
                          rows(as.numeric(offset)), as.integer(starts), codes[["family"]],
-                         codes[["link"]], nAGQ, control$nthreads, control$mode.tol,
-                         control$mode.maxit)
-  objective <- make_objective(model, ncol(X), pattern, family, resp$constant)
-  objective$typsize <- typical_sizes(X, Z, resp, family, pattern)
+                         codes[["link"]], length(resp$levels), nAGQ, control$nthreads,
+                         control$mode.tol, control$mode.maxit)
+  extra <- extra_parameters(family, resp$levels)
+  objective <- make_objective(model, ncol(X), pattern, extra, resp$constant)
+  objective$typsize <- typical_sizes(X, Z, resp, family, pattern, extra$n)
   objective
 }
 
@@ -141,7 +143,7 @@ build_objective <- function(X, Z, group, resp, offset, family, nAGQ, pattern, co
 # (and of the response for the gaussian family): it sets the optimizer's
 # scaling and the finite-difference steps of the Hessian, so that a covariate
 # measured in millions is handled like one measured in units.
-typical_sizes <- function(X, Z, resp, family, pattern) {
+typical_sizes <- function(X, Z, resp, family, pattern, n_extra) {
   rms <- function(M) {
     r <- sqrt(colMeans(M^2))
     ifelse(r > 0, r, 1)
@@ -151,32 +153,33 @@ typical_sizes <- function(X, Z, resp, family, pattern) {
     if (is.finite(sd_y) && sd_y > 0) sd_y else 1
   } else 1
   theta_row <- row(pattern)[pattern]
-  c(s_y / rms(X), (s_y / rms(Z))[theta_row], if (family$family == "gaussian") 1)
+  c(s_y / rms(X), (s_y / rms(Z))[theta_row], rep(1, n_extra))
 }
 
 # The log-likelihood as a function of par = (beta, theta, psi), with its exact
 # gradient; psi is log(sigma) for the gaussian family.
-make_objective <- function(model, p, pattern, family, constant) {
+make_objective <- function(model, p, pattern, extra, constant) {
   nt <- sum(pattern)
-  ne <- if (family$family == "gaussian") 1L else 0L
+  ne <- extra$n
   unpack <- function(par) {
     list(beta = par[seq_len(p)], lambda = theta_to_lambda(par[p + seq_len(nt)], pattern),
          psi = par[p + nt + seq_len(ne)])
   }
   loglik <- function(par, gradient = FALSE) {
     u <- unpack(par)
-    r <- cpp_model_eval(model, u$beta, u$lambda, u$psi, gradient)
+    r <- cpp_model_eval(model, u$beta, u$lambda, extra$to_engine(u$psi), gradient)
     value <- r$loglik + constant
     if (gradient) {
       attr(value, "gradient") <- if (r$n_fail == 0) {
-        c(r$grad_beta, r$grad_lambda[pattern], r$grad_psi)
+        c(r$grad_beta, r$grad_lambda[pattern], extra$chain(u$psi, r$grad_psi))
       } else {
         rep(NA_real_, length(par))
       }
     }
     value
   }
-  list(loglik = loglik, unpack = unpack, model = model, p = p, n_theta = nt, n_extra = ne)
+  list(loglik = loglik, unpack = unpack, model = model, p = p, n_theta = nt, n_extra = ne,
+       extra = extra)
 }
 
 start_values <- function(resp, X, Z, offset, family, pattern, start, objective) {
@@ -184,11 +187,15 @@ start_values <- function(resp, X, Z, offset, family, pattern, start, objective) 
   rows <- if (nrow(X) > 50000) round(seq(1, nrow(X), length.out = 50000)) else seq_len(nrow(X))
   ok <- resp$trials[rows] > 0
   yy <- ifelse(ok, resp$y[rows] / ifelse(ok, resp$trials[rows], 1), 0)
-  g <- suppressWarnings(glm.fit(X[rows, , drop = FALSE], yy,
-                                weights = (resp$trials * resp$weights)[rows],
-                                offset = offset[rows], family = family))
-  beta <- g$coefficients
-  beta[is.na(beta)] <- 0
+  if (family$family == "ordinal") {
+    beta <- stats::setNames(rep(0, ncol(X)), colnames(X))
+  } else {
+    g <- suppressWarnings(glm.fit(X[rows, , drop = FALSE], yy,
+                                  weights = (resp$trials * resp$weights)[rows],
+                                  offset = offset[rows], family = family))
+    beta <- g$coefficients
+    beta[is.na(beta)] <- 0
+  }
   sigma <- if (family$family == "gaussian") {
     sqrt(sum(resp$weights[rows] * g$residuals^2) / length(yy))
   } else 1
@@ -213,5 +220,5 @@ start_values <- function(resp, X, Z, offset, family, pattern, start, objective) 
     theta[] <- set(theta, start$theta, "theta")
     if (family$family == "gaussian") sigma <- set(sigma, start$sigma, "sigma")
   }
-  c(beta, theta, if (objective$n_extra) log(sigma))
+  c(beta, theta, start_extra(family, resp, sigma))
 }

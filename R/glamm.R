@@ -21,7 +21,8 @@
 #' @param data a data frame with the variables of the formula.
 #' @param family a family object, function or name: `binomial` with link
 #'   `"logit"`, `"probit"` or `"cloglog"`; `poisson` (`"log"`); `gaussian`
-#'   (`"identity"`).
+#'   (`"identity"`); [ordinal()] for an ordered factor (cumulative link model
+#'   with thresholds in place of the intercept).
 #' @param nAGQ quadrature points per random effect (1: Laplace). The default
 #'   is 15, 9, 7 or 5 points for 1, 2, 3 or more random effects, and 1 for
 #'   the gaussian family, where the integral is exact.
@@ -83,6 +84,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
 
   fixed_terms <- stats::terms(fixed, data = frame)
   X <- strip_rownames(stats::model.matrix(fixed_terms, frame, contrasts.arg = contrasts))
+  if (family$family == "ordinal") X <- drop_intercept(X)
   check_finite_columns(X, "fixed-effects")
   X <- drop_aliased(X)
   re <- random_design(random, frame, environment(formula), contrasts = contrasts)
@@ -116,6 +118,15 @@ check_finite_columns <- function(M, what) {
     stop(sprintf("the %s design has infinite or NaN values in: %s", what,
                  paste(bad, collapse = ", ")), call. = FALSE)
   }
+}
+
+# Ordinal models have thresholds in place of an intercept.
+drop_intercept <- function(X) {
+  keep <- colnames(X) != "(Intercept)"
+  out <- X[, keep, drop = FALSE]
+  attr(out, "assign") <- attr(X, "assign")[keep]
+  attr(out, "contrasts") <- attr(X, "contrasts")
+  out
 }
 
 # Drops columns of a rank-deficient design, with a message (as lm and lme4 do).

@@ -31,7 +31,8 @@ icc <- function(object, newdata = NULL) {
   fam <- object$family
   residual <- switch(fam$family,
     gaussian = object$sigma^2,
-    binomial = switch(fam$link, logit = pi^2 / 3, probit = 1, cloglog = pi^2 / 6),
+    binomial = ,
+    ordinal = switch(fam$link, logit = pi^2 / 3, probit = 1, cloglog = pi^2 / 6),
     poisson = stop("a poisson model has no latent response, so no latent-response ",
                    "intraclass correlation", call. = FALSE)
   )

@@ -7,7 +7,8 @@
 #' the fixed effects, the free entries of the lower-triangular factor
 #' `Lambda` of the random-effect covariance `Sigma = Lambda Lambda'`
 #' (column-major; `fit$par` shows the layout), and for the gaussian family the
-#' log residual SD. With `gradient = TRUE` the exact gradient is attached as
+#' log residual SD, for the [ordinal()] family the first threshold and the logs
+#' of the differences between successive thresholds. With `gradient = TRUE` the exact gradient is attached as
 #' attribute `"gradient"`. With `theta = 0` (no random-effect variance) the
 #' value equals the log-likelihood of the corresponding `glm`.
 #'
@@ -24,7 +25,8 @@
 #' @export
 loglik_function <- function(object, nAGQ = object$nAGQ) {
   dd <- object$data
-  resp <- list(y = dd$y, trials = dd$trials, weights = dd$weights, constant = dd$constant)
+  resp <- list(y = dd$y, trials = dd$trials, weights = dd$weights, constant = dd$constant,
+               levels = object$levels)
   objective <- build_objective(dd$X, dd$Z, dd$group, resp, dd$offset, object$family,
                                as.integer(nAGQ), object$pattern, object$control)
   npar <- length(object$par)

@@ -28,7 +28,9 @@
 #' @param object a `glamm` fit.
 #' @param newdata optional data frame; default the data of the fit. Factor
 #'   levels not seen in the fit give an error, as in [stats::predict.lm()].
-#' @param type `"link"` or `"response"` (probabilities for the binomial).
+#' @param type `"link"` or `"response"` (probabilities for the binomial; for
+#'   the [ordinal()] family a matrix of category probabilities, one column per
+#'   category).
 #' @param re.form `NULL` to include the random effects, `NA` or `~0` to set
 #'   them to zero.
 #' @param marginal integrate over the random effects (population-averaged).
@@ -68,6 +70,18 @@ predict.glamm <- function(object, newdata = NULL, type = c("link", "response"),
   V <- object$vcov_beta
   se_fixed <- sqrt(pmax(rowSums((d$X %*% V) * d$X), 0))
   h <- link_derivatives(object$family$link)
+  if (object$family$family == "ordinal" && type == "response") {
+    if (se.fit) {
+      stop("standard errors of ordinal category probabilities are not available; ",
+           "use type = \"link\"", call. = FALSE)
+    }
+    if (with_re && !marginal) {
+      eta_fixed <- eta_fixed + rowSums(d$Z * cluster_effects(object, d$group)$mean)
+    }
+    s <- if (marginal) sqrt(rowSums((d$Z %*% object$lambda)^2)) else rep(0, length(eta_fixed))
+    P <- ordinal_probabilities(object, eta_fixed, s, h$h, nquad)
+    return(if (is.null(newdata)) stats::napredict(object$na.action, P) else P)
+  }
   if (marginal) {
     out <- marginal_mean(object, d, eta_fixed, h, nquad, se.fit)
   } else {
@@ -181,3 +195,17 @@ marginal_mean <- function(object, d, eta, h, nquad, se) {
 #' @rdname glamm-residuals
 #' @export
 fitted.glamm <- function(object, ...) predict(object, type = "response")
+
+# Category probabilities of an ordinal fit, P(Y = c) = F(tau_c - eta) -
+# F(tau_{c-1} - eta), conditional (s = 0) or averaged over eta + s z, z ~ N(0, 1).
+ordinal_probabilities <- function(object, eta, s, cdf, nquad) {
+  gh <- if (any(s > 0)) cpp_gauss_hermite(nquad) else list(nodes = 0, weights = 1)
+  tau <- object$thresholds$estimate
+  cum <- vapply(tau, function(t) {
+    drop(cdf(t - outer(eta, rep(1, length(gh$nodes))) - outer(s, gh$nodes)) %*% gh$weights)
+  }, numeric(length(eta)))
+  cum <- matrix(cum, length(eta))
+  P <- cbind(cum, 1) - cbind(0, cum)
+  colnames(P) <- object$levels
+  P
+}

@@ -55,6 +55,9 @@ ranef.glamm <- function(object, type = c("mean", "mode", "ml"), ...) {
 cluster_ml <- function(object) {
   dd <- object$data
   fam <- object$family
+  if (fam$family == "ordinal") {
+    stop("per-cluster ML estimates are not available for the ordinal family", call. = FALSE)
+  }
   eta0 <- drop(dd$X %*% object$coefficients) + dd$offset
   binom <- fam$family == "binomial"
   y <- if (binom) ifelse(dd$trials > 0, dd$y / pmax(dd$trials, 1), 0) else dd$y

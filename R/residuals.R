@@ -26,6 +26,10 @@ NULL
 #' @export
 residuals.glamm <- function(object, type = c("response", "pearson", "deviance"), ...) {
   type <- match.arg(type)
+  if (object$family$family == "ordinal") {
+    stop("residuals are not defined for ordinal responses; see predict(type = \"response\") ",
+         "for the category probabilities", call. = FALSE)
+  }
   dd <- object$data
   mu <- predict(object, type = "response")
   mu <- mu[!is.na(mu)]
@@ -53,7 +57,8 @@ residuals.glamm <- function(object, type = c("response", "pearson", "deviance"),
 #' @param re.form `NA` for new random effects, `NULL` for the predicted ones.
 #' @param ... not used.
 #' @return A data frame with `nsim` columns: counts of successes (binomial),
-#'   counts (poisson) or values (gaussian), one row per observation of the fit.
+#'   counts (poisson), values (gaussian) or ordered factors (ordinal), one row
+#'   per observation of the fit.
 #' @examples
 #' fit <- glamm(pass_read ~ female + (1 | id_school), data = pisa2000,
 #'              family = binomial, nAGQ = 5)
@@ -72,7 +77,13 @@ simulate.glamm <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
   sims <- lapply(seq_len(nsim), function(s) {
     b <- if (is.null(re.form)) object$ranef$mean else
       matrix(stats::rnorm(J * q), J, q) %*% t(object$lambda)
-    mu <- h(eta0 + rowSums(dd$Z * b[idx, , drop = FALSE]))
+    eta <- eta0 + rowSums(dd$Z * b[idx, , drop = FALSE])
+    if (object$family$family == "ordinal") {
+      cum <- h(outer(-eta, object$thresholds$estimate, "+"))
+      return(factor(object$levels[1 + rowSums(stats::runif(n) > cum)], levels = object$levels,
+                    ordered = TRUE))
+    }
+    mu <- h(eta)
     switch(object$family$family,
       binomial = stats::rbinom(n, dd$trials, mu),
       poisson = stats::rpois(n, mu),

@@ -18,6 +18,10 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   print(VarCorr(x), digits = digits)
   cat("\nFixed effects:\n")
   print(x$coefficients, digits = digits)
+  if (!is.null(x$thresholds)) {
+    cat("\nThresholds:\n")
+    print(stats::setNames(x$thresholds$estimate, rownames(x$thresholds)), digits = digits)
+  }
   if (!isTRUE(x$optinfo$converged)) cat("\nWarning: the optimizer did not converge.\n")
   invisible(x)
 }
@@ -36,7 +40,8 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
 #' @param level confidence level of the intervals.
 #' @param ... not used.
 #' @return An object of class `summary.glamm` with elements `coefficients`
-#'   (matrix: estimate, SE, z, p and, when asked, exp and CI), `varcomp`
+#'   (matrix: estimate, SE, z, p and, when asked, exp and CI), `thresholds`
+#'   (ordinal family: estimates and SEs), `varcomp`
 #'   (variances/covariances with SEs), `VarCorr`, `loglik`, `AIC`, `BIC`,
 #'   `optinfo` and descriptive fields.
 #' @examples
@@ -60,7 +65,8 @@ summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, ...) {
     tab <- cbind(tab, ci)
   }
   structure(list(
-    coefficients = tab, varcomp = object$varcomp, VarCorr = VarCorr(object),
+    coefficients = tab, thresholds = object$thresholds, varcomp = object$varcomp,
+    VarCorr = VarCorr(object),
     loglik = object$loglik, AIC = stats::AIC(object), BIC = stats::BIC(object),
     nobs = object$nobs, ngroups = object$ngroups, group_name = object$group_name %||% "group",
     family = object$family, formula = object$formula, approximation = approximation_label(object),
@@ -69,6 +75,7 @@ summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, ...) {
 }
 
 exp_label <- function(family) {
+  if (family$family == "ordinal" && family$link == "logit") return("Cumulative odds ratio")
   if (family$link == "logit") return("Odds ratio")
   if (family$link == "log") return("Rate ratio")
   "exp(Estimate)"
@@ -91,6 +98,10 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
   if (x$exponentiate) {
     cat("\n")
     print(tab[, -(1:4), drop = FALSE], digits = digits)
+  }
+  if (!is.null(x$thresholds)) {
+    cat("\nThresholds (P(Y <= c) = F(threshold_c - eta)):\n")
+    print(as.matrix(x$thresholds), digits = digits)
   }
   o <- x$optinfo
   cat(sprintf("\nOptimizer: %s, %d iterations; max |gradient| %.1e; %s\n", o$optimizer,

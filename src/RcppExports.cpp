@@ -33,8 +33,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_model_new
-SEXP cpp_model_new(Rcpp::NumericMatrix X, Rcpp::NumericMatrix Z, Rcpp::NumericVector y, Rcpp::NumericVector trials, Rcpp::NumericVector weights, Rcpp::NumericVector offset, Rcpp::IntegerVector start, int family, int link, int n_agq, int n_threads, double mode_tol, int mode_maxit);
-RcppExport SEXP _glamm_cpp_model_new(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP trialsSEXP, SEXP weightsSEXP, SEXP offsetSEXP, SEXP startSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP n_agqSEXP, SEXP n_threadsSEXP, SEXP mode_tolSEXP, SEXP mode_maxitSEXP) {
+SEXP cpp_model_new(Rcpp::NumericMatrix X, Rcpp::NumericMatrix Z, Rcpp::NumericVector y, Rcpp::NumericVector trials, Rcpp::NumericVector weights, Rcpp::NumericVector offset, Rcpp::IntegerVector start, int family, int link, int n_categories, int n_agq, int n_threads, double mode_tol, int mode_maxit);
+RcppExport SEXP _glamm_cpp_model_new(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP trialsSEXP, SEXP weightsSEXP, SEXP offsetSEXP, SEXP startSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP n_categoriesSEXP, SEXP n_agqSEXP, SEXP n_threadsSEXP, SEXP mode_tolSEXP, SEXP mode_maxitSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -47,11 +47,12 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start(startSEXP);
     Rcpp::traits::input_parameter< int >::type family(familySEXP);
     Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< int >::type n_categories(n_categoriesSEXP);
     Rcpp::traits::input_parameter< int >::type n_agq(n_agqSEXP);
     Rcpp::traits::input_parameter< int >::type n_threads(n_threadsSEXP);
     Rcpp::traits::input_parameter< double >::type mode_tol(mode_tolSEXP);
     Rcpp::traits::input_parameter< int >::type mode_maxit(mode_maxitSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_model_new(X, Z, y, trials, weights, offset, start, family, link, n_agq, n_threads, mode_tol, mode_maxit));
+    rcpp_result_gen = Rcpp::wrap(cpp_model_new(X, Z, y, trials, weights, offset, start, family, link, n_categories, n_agq, n_threads, mode_tol, mode_maxit));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -88,7 +89,7 @@ END_RCPP
 static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_codes", (DL_FUNC) &_glamm_cpp_codes, 0},
     {"_glamm_cpp_gauss_hermite", (DL_FUNC) &_glamm_cpp_gauss_hermite, 1},
-    {"_glamm_cpp_model_new", (DL_FUNC) &_glamm_cpp_model_new, 13},
+    {"_glamm_cpp_model_new", (DL_FUNC) &_glamm_cpp_model_new, 14},
     {"_glamm_cpp_model_eval", (DL_FUNC) &_glamm_cpp_model_eval, 5},
     {"_glamm_cpp_model_posterior", (DL_FUNC) &_glamm_cpp_model_posterior, 4},
     {NULL, NULL, 0}

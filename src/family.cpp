@@ -1,11 +1,10 @@
 // Families: log f(y | eta) and derivatives in eta (see family.h for formulas).
-// Binomial links are written through log mu(eta) and log(1 - mu(eta)) so that
-// both tails stay finite:
-//   logit:   log mu = -softplus(-eta),        log(1 - mu) = -softplus(eta)
-//   probit:  log mu = log Phi(eta),           log(1 - mu) = log Phi(-eta)
-//   cloglog: log mu = log(1 - exp(-e^eta)),   log(1 - mu) = -e^eta
+// Binomial links are written through log mu(eta) and log(1 - mu(eta))
+// (links.h) so that both tails stay finite.
 #include "family.h"
 #include "codes.h"
+#include "links.h"
+#include "ordinal.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -15,31 +14,6 @@ namespace glamm {
 namespace {
 
 const double LOG_SQRT_2PI = 0.918938533204672741780329736406;
-
-// A function of eta with three derivatives.
-struct D3 {
-  double v, d1, d2, d3;
-};
-
-// log Phi(x) and derivatives. m = phi/Phi (inverse Mills ratio);
-// (log Phi)' = m, '' = -m (x + m), ''' = -m'(x + m) - m (1 + m').
-D3 log_pnorm(double x) {
-  double lp, m;
-  if (x > -30.0) {
-    double Phi = 0.5 * std::erfc(-x / std::sqrt(2.0));
-    lp = std::log(Phi);
-    m = std::exp(-0.5 * x * x - LOG_SQRT_2PI - lp);
-  } else {
-    // Asymptotic series: Phi(x) = phi(x)/(-x) (1 - 1/x^2 + 3/x^4 - 15/x^6 + ...)
-    double x2 = x * x;
-    double s = 1.0 - 1.0 / x2 + 3.0 / (x2 * x2) - 15.0 / (x2 * x2 * x2);
-    lp = -0.5 * x2 - LOG_SQRT_2PI - std::log(-x) + std::log(s);
-    m = -x / s;
-  }
-  double d2 = -m * (x + m);
-  double d3 = -d2 * (x + m) - m * (1.0 + d2);
-  return {lp, m, d2, d3};
-}
 
 class Gaussian : public FamilyRows<Gaussian> {
  public:
@@ -124,19 +98,7 @@ class BinomialGeneral : public FamilyRows<BinomialGeneral> {
     return d.l;
   }
   Derivs one_derivs(const Response& r, double eta) const {
-    D3 p1, p0;
-    if (link_ == LINK_PROBIT) {
-      p1 = log_pnorm(eta);
-      D3 m = log_pnorm(-eta);
-      p0 = {m.v, -m.d1, m.d2, -m.d3};
-    } else {
-      double e = eta > 700.0 ? 700.0 : eta;
-      double t = std::exp(e);
-      p0 = {-t, -t, -t, -t};
-      double rr = t / std::expm1(t);
-      double d2 = rr * (1.0 - t - rr);
-      p1 = {std::log(-std::expm1(-t)), rr, d2, d2 * (1.0 - t - 2.0 * rr) - rr * t};
-    }
+    D3 p1 = log_cdf(link_, eta), p0 = log_sf(link_, eta);
     double f = r.n - r.y;
     // Terms with a zero count are dropped so that 0 * (-inf) never occurs.
     auto comb = [&](double a, double b) {
@@ -151,7 +113,8 @@ class BinomialGeneral : public FamilyRows<BinomialGeneral> {
 
 }  // namespace
 
-std::unique_ptr<Family> make_family(int family, int link) {
+std::unique_ptr<Family> make_family(int family, int link, int n_categories) {
+  if (family == FAMILY_ORDINAL) return make_ordinal(link, n_categories);
   if (family == FAMILY_GAUSSIAN && link == LINK_IDENTITY) return std::unique_ptr<Family>(new Gaussian());
   if (family == FAMILY_POISSON && link == LINK_LOG) return std::unique_ptr<Family>(new Poisson());
   if (family == FAMILY_BINOMIAL) {

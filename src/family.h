@@ -70,8 +70,10 @@ class FamilyRows : public Family {
   }
 };
 
-// Builds the family for integer codes (see codes.h); throws std::invalid_argument.
-std::unique_ptr<Family> make_family(int family, int link);
+// Builds the family for integer codes (see codes.h); n_categories is the
+// number of response categories of an ordinal family (else unused). Throws
+// std::invalid_argument.
+std::unique_ptr<Family> make_family(int family, int link, int n_categories);
 
 }  // namespace glamm
 

@@ -19,7 +19,7 @@ Rcpp::List cpp_codes() {
   return Rcpp::List::create(
       Rcpp::Named("family") = Rcpp::IntegerVector::create(
           Rcpp::Named("gaussian") = FAMILY_GAUSSIAN, Rcpp::Named("binomial") = FAMILY_BINOMIAL,
-          Rcpp::Named("poisson") = FAMILY_POISSON),
+          Rcpp::Named("poisson") = FAMILY_POISSON, Rcpp::Named("ordinal") = FAMILY_ORDINAL),
       Rcpp::Named("link") = Rcpp::IntegerVector::create(
           Rcpp::Named("identity") = LINK_IDENTITY, Rcpp::Named("logit") = LINK_LOGIT,
           Rcpp::Named("probit") = LINK_PROBIT, Rcpp::Named("cloglog") = LINK_CLOGLOG,
@@ -37,7 +37,7 @@ Rcpp::List cpp_gauss_hermite(int K) {
 SEXP cpp_model_new(Rcpp::NumericMatrix X, Rcpp::NumericMatrix Z, Rcpp::NumericVector y,
                    Rcpp::NumericVector trials, Rcpp::NumericVector weights,
                    Rcpp::NumericVector offset, Rcpp::IntegerVector start, int family, int link,
-                   int n_agq, int n_threads, double mode_tol, int mode_maxit) {
+                   int n_categories, int n_agq, int n_threads, double mode_tol, int mode_maxit) {
   Map<MatrixXd> Xm(X.begin(), X.nrow(), X.ncol());
   Map<MatrixXd> Zm(Z.begin(), Z.nrow(), Z.ncol());
   Map<VectorXd> ym(y.begin(), y.size()), tm(trials.begin(), trials.size()),
@@ -46,8 +46,8 @@ SEXP cpp_model_new(Rcpp::NumericMatrix X, Rcpp::NumericMatrix Z, Rcpp::NumericVe
   ctl.tol = mode_tol;
   ctl.maxit = mode_maxit;
   std::vector<int> st(start.begin(), start.end());
-  glamm::Model* model = new glamm::Model(Xm, Zm, ym, tm, wm, om, st, family, link, n_agq,
-                                         n_threads < 1 ? 1 : n_threads, ctl);
+  glamm::Model* model = new glamm::Model(Xm, Zm, ym, tm, wm, om, st, family, link, n_categories,
+                                         n_agq, n_threads < 1 ? 1 : n_threads, ctl);
   // The R vectors the maps point into are kept alive with the pointer.
   Rcpp::List keep = Rcpp::List::create(X, Z, y, trials, weights, offset);
   return Rcpp::XPtr<glamm::Model>(model, true, R_NilValue, keep);

@@ -19,10 +19,10 @@ using Eigen::VectorXd;
 Model::Model(const Eigen::Map<MatrixXd>& X, const Eigen::Map<MatrixXd>& Z,
              const Eigen::Map<VectorXd>& y, const Eigen::Map<VectorXd>& trials,
              const Eigen::Map<VectorXd>& weights, const Eigen::Map<VectorXd>& offset,
-             const std::vector<int>& start, int family, int link, int n_agq, int n_threads,
-             const ModeControl& ctl)
-    : X_(X), offset_(offset), family_(make_family(family, link)), n_threads_(n_threads),
-      ctl_(ctl) {
+             const std::vector<int>& start, int family, int link, int n_categories, int n_agq,
+             int n_threads, const ModeControl& ctl)
+    : X_(X), offset_(offset), family_(make_family(family, link, n_categories)),
+      n_threads_(n_threads), ctl_(ctl) {
   const int n = static_cast<int>(X.rows());
   if (Z.rows() != n || y.size() != n || trials.size() != n || weights.size() != n ||
       offset.size() != n)

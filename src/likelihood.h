@@ -33,8 +33,8 @@ class Model {
   Model(const Eigen::Map<Eigen::MatrixXd>& X, const Eigen::Map<Eigen::MatrixXd>& Z,
         const Eigen::Map<Eigen::VectorXd>& y, const Eigen::Map<Eigen::VectorXd>& trials,
         const Eigen::Map<Eigen::VectorXd>& weights, const Eigen::Map<Eigen::VectorXd>& offset,
-        const std::vector<int>& start, int family, int link, int n_agq, int n_threads,
-        const ModeControl& ctl);
+        const std::vector<int>& start, int family, int link, int n_categories, int n_agq,
+        int n_threads, const ModeControl& ctl);
 
   int n_extra() const { return family_->n_extra(); }
   int q() const { return data_.q; }

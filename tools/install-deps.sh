@@ -15,9 +15,9 @@ CRAN="${CRAN:-https://cloud.r-project.org}"
 RSCRIPT="${RSCRIPT:-Rscript}"
 
 # R package  ->  Debian package
-R_PKGS=(Rcpp RcppEigen lme4 glmmTMB roxygen2 knitr rmarkdown survival
+R_PKGS=(Rcpp RcppEigen lme4 glmmTMB ordinal roxygen2 knitr rmarkdown survival
         testthat matrixStats MASS nlme)
-APT_PKGS=(r-cran-rcpp r-cran-rcppeigen r-cran-lme4 r-cran-glmmtmb
+APT_PKGS=(r-cran-rcpp r-cran-rcppeigen r-cran-lme4 r-cran-glmmtmb r-cran-ordinal
           r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown r-cran-survival
           r-cran-testthat r-cran-matrixstats r-cran-mass r-cran-nlme pandoc qpdf)
 CRAN_ONLY=(GLMMadaptive)
