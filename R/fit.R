@@ -74,6 +74,12 @@ glamm.fit <- function(y, X, Z, group, family = gaussian(), nAGQ = NULL, weights 
   if (is.null(pattern)) pattern <- lower.tri(diag(q), diag = TRUE)
   resp <- prepare_response(y, family, weights)
   check_variation(resp, family)
+  if (family$family == "binomial" && all(resp$trials <= 1) && nlevels(group) == n) {
+    warning("every cluster has a single binary observation: an observation-level random ",
+            "effect is not identified for binary responses (binary data cannot be ",
+            "overdispersed); its variance is estimated only through the link function",
+            call. = FALSE)
+  }
 
   objective <- build_objective(X, Z, group, resp, offset, family, nAGQ, pattern, control)
   par0 <- start_values(resp, X, Z, offset, family, pattern, start, objective)

@@ -13,6 +13,12 @@
 #' interaction such as `g1:g2`. Several random effects share one grouping
 #' factor in this release.
 #'
+#' Overdispersion of counts or of binomial responses with several trials is
+#' modelled by an observation-level random effect, `(1 | obs)` with `obs` a
+#' factor with one level per row: the likelihood-based alternative to a
+#' quasi-likelihood scale factor. For binary responses such an effect is not
+#' identified (a warning says so).
+#'
 #' @param formula a two-sided formula: response, fixed effects and
 #'   random-effect terms, e.g. `y ~ x + (1 | g)`. For the binomial family the
 #'   response may be 0/1, a factor (the first level is failure), a logical,
