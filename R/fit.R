@@ -9,12 +9,14 @@
 #'
 #' @param y response: a numeric vector; for the binomial family also 0/1,
 #'   a factor, proportions with `weights` as trials, or a two-column matrix
-#'   `cbind(successes, failures)`.
+#'   `cbind(successes, failures)`; for the [ordinal()] family an (ordered)
+#'   factor.
 #' @param X fixed-effects design matrix (n x p, with column names).
 #' @param Z random-effects design matrix (n x q, with column names).
 #' @param group grouping factor (length n); each level is one cluster.
 #' @param family a family object: `binomial` (logit, probit, cloglog),
-#'   `poisson` (log) or `gaussian` (identity).
+#'   `poisson` (log), `gaussian` (identity) or [ordinal()] (then `X` has no
+#'   intercept column: the thresholds take its place).
 #' @param nAGQ quadrature points per random effect; 1 is the Laplace
 #'   approximation. `NULL` chooses 15, 9, 7 and 5 points for 1, 2, 3 and more
 #'   random effects (1 for the gaussian family, where it is exact).
