@@ -25,6 +25,10 @@
 anova.glamm <- function(object, ...) {
   fits <- c(list(object), list(...))
   if (length(fits) < 2) stop("anova() needs at least two fits to compare", call. = FALSE)
+  if (any(vapply(fits, function(f) identical(f$method, "PQL"), logical(1)))) {
+    stop("likelihood-ratio tests need maximum-likelihood fits: PQL has no likelihood",
+         call. = FALSE)
+  }
   calls <- as.list(match.call())[-1]
   labels <- vapply(calls[seq_along(fits)], function(e) paste(deparse(e), collapse = ""), "")
   n <- vapply(fits, stats::nobs, numeric(1))

@@ -77,7 +77,7 @@ assemble_fit <- function(objective, opt, X, Z, group, resp, offset, family, nAGQ
     levels = resp$levels,
     varcomp = varcomp, par = par, vcov_par = V, hessian = H,
     loglik = opt$loglik, df = length(par), nobs = nrow(X), ngroups = nlevels(group),
-    family = family, nAGQ = nAGQ, ranef = eb,
+    family = family, nAGQ = nAGQ, method = "ML", ranef = eb,
     data = list(X = X, Z = Z, group = group, y = resp$y, trials = resp$trials,
                 weights = resp$weights, offset = offset, constant = resp$constant),
     optinfo = list(optimizer = "nlminb", convergence = opt$convergence, message = opt$message,

@@ -29,6 +29,9 @@
 #' @param start optional named list with elements `beta`, `theta` (the free
 #'   entries of `Lambda`, column-major) and, for the gaussian family, `sigma`.
 #' @param control settings from [glamm_control()].
+#' @param method `"ML"` (maximum likelihood by adaptive quadrature or
+#'   Laplace) or `"PQL"` (penalized quasi-likelihood, for comparison with
+#'   older software; see [glamm()]).
 #' @return An object of class `glamm` (see [glamm()] for its components).
 #' @examples
 #' d <- pisa2000
@@ -40,8 +43,9 @@
 #' @export
 glamm.fit <- function(y, X, Z, group, family = gaussian(), nAGQ = NULL, weights = NULL,
                       offset = NULL, pattern = NULL, start = NULL,
-                      control = glamm_control()) {
+                      control = glamm_control(), method = c("ML", "PQL")) {
   family <- resolve_family(family)
+  method <- match.arg(method)
   X <- as_design(X, "X")
   Z <- as_design(Z, "Z")
   n <- nrow(X)
@@ -74,6 +78,13 @@ glamm.fit <- function(y, X, Z, group, family = gaussian(), nAGQ = NULL, weights 
   }
   if (!inherits(control, "glamm_control")) control <- do.call(glamm_control, as.list(control))
   if (is.null(pattern)) pattern <- lower.tri(diag(q), diag = TRUE)
+  if (method == "PQL") {
+    if (!family$family %in% c("binomial", "poisson")) {
+      stop("PQL is for binomial and poisson responses", call. = FALSE)
+    }
+    return(structure(pql_fit(y, X, Z, group, family, weights, offset, pattern, control),
+                     class = "glamm"))
+  }
   resp <- prepare_response(y, family, weights)
   check_variation(resp, family)
   if (family$family == "binomial" && all(resp$trials <= 1) && nlevels(group) == n) {

@@ -45,6 +45,13 @@
 #' @param control settings from [glamm_control()].
 #' @param contrasts optional list of contrasts for factors, as in
 #'   [stats::model.matrix()].
+#' @param method `"ML"` (default): maximum likelihood by adaptive quadrature
+#'   or Laplace. `"PQL"`: penalized quasi-likelihood (first order, Breslow and
+#'   Clayton 1993), as in `MASS::glmmPQL()`, SAS GLIMMIX, MLwiN and HLM, for
+#'   comparison with them: the working linear mixed model is fitted by ML with
+#'   glamm's engine. PQL is an approximation without a likelihood (its
+#'   variance estimates are biased toward zero for binary data): no
+#'   log-likelihood, AIC or likelihood-ratio test is given.
 #' @return An object of class `glamm`, a list with (among others)
 #'   `coefficients` (fixed effects), `Sigma` (random-effect covariance
 #'   matrix), `sigma` (residual SD, gaussian family), `varcomp` (variance
@@ -66,8 +73,9 @@
 #' @export
 glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights, offset,
                   subset, na.action, start = NULL, control = glamm_control(),
-                  contrasts = NULL) {
+                  contrasts = NULL, method = c("ML", "PQL")) {
   call <- match.call(expand.dots = FALSE)
+  method <- match.arg(method)
   family <- resolve_family(family)
   if (!inherits(formula, "formula") || length(formula) != 3) {
     stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
@@ -88,7 +96,11 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   })
   if (nrow(frame) == 0) stop("no observations left after removing missing values", call. = FALSE)
 
-  fixed_terms <- stats::terms(fixed, data = frame)
+  frame_terms <- attr(frame, "terms")
+  fixed_terms <- with_predvars(stats::terms(fixed, data = frame), frame_terms)
+  for (k in seq_along(random$terms)) {
+    random$terms[[k]]$terms <- with_predvars(stats::terms(random$terms[[k]]$lhs), frame_terms)
+  }
   X <- strip_rownames(stats::model.matrix(fixed_terms, frame, contrasts.arg = contrasts))
   if (family$family == "ordinal") X <- drop_intercept(X)
   check_finite_columns(X, "fixed-effects")
@@ -103,7 +115,8 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
     start <- list(beta = start$coefficients, theta = start$theta, sigma = start$sigma)
   }
   fit <- glamm.fit(y, X, re$Z, re$group, family = family, nAGQ = nAGQ, weights = weights,
-                   offset = offset, pattern = re$pattern, start = start, control = control)
+                   offset = offset, pattern = re$pattern, start = start, control = control,
+                   method = method)
   fit$call <- call
   fit$formula <- formula
   fit$terms <- fixed_terms

@@ -1,19 +1,25 @@
 # print() and summary() for glamm fits.
 
 approximation_label <- function(object) {
-  if (object$nAGQ == 1) "Laplace approximation" else
-    sprintf("adaptive Gauss-Hermite quadrature, %d points per random effect", object$nAGQ)
+  if (identical(object$method, "PQL")) {
+    return("penalized quasi-likelihood (PQL: approximate, no likelihood)")
+  }
+  paste("maximum likelihood,", if (object$nAGQ == 1) "Laplace approximation" else
+    sprintf("adaptive Gauss-Hermite quadrature, %d points per random effect", object$nAGQ))
 }
 
 #' @export
 print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   cat(sprintf("Generalized linear mixed model (%s, %s link)\n", x$family$family, x$family$link))
-  cat("Fit by maximum likelihood,", approximation_label(x), "\n")
+  cat("Fit by", approximation_label(x), "\n")
   if (!is.null(x$formula)) cat("Formula:", deparse1(x$formula), "\n")
   cat(sprintf("Observations: %d; clusters (%s): %d\n", x$nobs, x$group_name %||% "group",
               x$ngroups))
-  cat(sprintf("log-likelihood: %.4f   AIC: %.2f   BIC: %.2f\n\n", x$loglik,
-              stats::AIC(x), stats::BIC(x)))
+  if (is.finite(x$loglik)) {
+    cat(sprintf("log-likelihood: %.4f   AIC: %.2f   BIC: %.2f\n", x$loglik,
+                stats::AIC(x), stats::BIC(x)))
+  }
+  cat("\n")
   cat("Random effects:\n")
   print(VarCorr(x), digits = digits)
   cat("\nFixed effects:\n")
@@ -84,10 +90,10 @@ exp_label <- function(family) {
 #' @export
 print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   cat(sprintf("Generalized linear mixed model (%s, %s link)\n", x$family$family, x$family$link))
-  cat("Fit by maximum likelihood,", x$approximation, "\n")
+  cat("Fit by", x$approximation, "\n")
   if (!is.null(x$formula)) cat("Formula:", deparse1(x$formula), "\n")
   cat(sprintf("Observations: %d; clusters (%s): %d\n\n", x$nobs, x$group_name, x$ngroups))
-  print(c(logLik = x$loglik, AIC = x$AIC, BIC = x$BIC), digits = digits + 3)
+  if (is.finite(x$loglik)) print(c(logLik = x$loglik, AIC = x$AIC, BIC = x$BIC), digits = digits + 3)
   cat("\nRandom effects:\n")
   print(x$VarCorr, digits = digits)
   cat("\nVariance components (delta-method SEs):\n")

@@ -83,9 +83,15 @@ random_design <- function(random, frame, env, xlev = NULL, contrasts = NULL) {
   col <- 0L
   for (k in seq_along(random$terms)) {
     t <- random$terms[[k]]
-    tt <- stats::terms(t$lhs)
-    mf <- stats::model.frame(tt, frame, xlev = xlev[[k]], na.action = stats::na.pass)
-    M <- strip_rownames(stats::model.matrix(tt, mf, contrasts.arg = contrasts))
+    tt <- if (is.null(t$terms)) stats::terms(t$lhs) else t$terms
+    # The fit's model frame already holds each variable (e.g. scale(x)) as a
+    # column; new data are evaluated with the fit's predvars (scale's centre).
+    if (is.null(attr(frame, "terms"))) {
+      frame_k <- stats::model.frame(tt, frame, xlev = xlev[[k]], na.action = stats::na.pass)
+    } else {
+      frame_k <- frame
+    }
+    M <- strip_rownames(stats::model.matrix(tt, frame_k, contrasts.arg = contrasts))
     attr(M, "assign") <- NULL
     attr(M, "contrasts") <- NULL
     mats[[k]] <- M
@@ -105,7 +111,19 @@ random_design <- function(random, frame, env, xlev = NULL, contrasts = NULL) {
 }
 
 random_xlevels <- function(random, frame) {
-  lapply(random$terms, function(t) {
-    stats::.getXlevels(stats::terms(t$lhs), stats::model.frame(stats::terms(t$lhs), frame))
-  })
+  lapply(random$terms, function(t) stats::.getXlevels(t$terms, frame))
+}
+
+# Terms of a part of the model with the predvars of the full model frame, so
+# that data-dependent terms (scale(), poly(), ns()) are evaluated on new data
+# as they were on the data of the fit.
+with_predvars <- function(tt, frame_terms) {
+  pv <- attr(frame_terms, "predvars")
+  if (is.null(pv)) return(tt)
+  all_vars <- vapply(as.list(attr(frame_terms, "variables"))[-1], deparse1, "")
+  pv <- stats::setNames(as.list(pv)[-1], all_vars)
+  own <- as.list(attr(tt, "variables"))[-1]
+  own_pv <- lapply(own, function(v) pv[[deparse1(v)]] %||% v)
+  attr(tt, "predvars") <- as.call(c(quote(list), own_pv))
+  tt
 }

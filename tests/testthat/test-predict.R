@@ -185,3 +185,18 @@ test_that("plot_predictions() draws and returns the conditional and marginal cur
     expect_equal(unname(s$marginal), unname(marg[[e + 1]]), tolerance = 1e-12)  # seen 0
   }
 })
+
+test_that("data-dependent terms (scale, poly) are evaluated on new data as on the fit's data", {
+  set.seed(1)
+  d <- data.frame(g = rep(1:40, each = 10), x = rnorm(400, 5, 2), h = runif(400, 10, 20))
+  d$c <- rpois(400, exp(0.3 + 0.1 * (d$x - 5) + rnorm(40)[d$g] * 0.4))
+  fit <- glamm(c ~ scale(h) + poly(x, 2) + (1 + scale(x) | g), data = d, family = poisson,
+               nAGQ = 3)
+  rows <- c(1, 17, 250)
+  # a few rows of new data would give other centres and polynomials if re-evaluated
+  expect_equal(unname(predict(fit, d[rows, ])), unname(predict(fit)[rows]), tolerance = 1e-12)
+  expect_equal(unname(predict(fit, d[rows, ], re.form = NA)),
+               unname(predict(fit, re.form = NA)[rows]), tolerance = 1e-12)
+  expect_equal(unname(predict(fit, d[rows, ], type = "response", marginal = TRUE)),
+               unname(predict(fit, type = "response", marginal = TRUE)[rows]), tolerance = 1e-12)
+})
