@@ -59,10 +59,11 @@ default_threads <- function() {
 }
 
 # Points per dimension when the user does not choose: exact for the gaussian
-# (the integrand is Gaussian, so K = 1 is exact); otherwise enough for an
-# accuracy well below 1e-4 in the log-likelihood on typical data, with fewer
-# points as the number of random effects (and the grid K^q) grows.
+# (the integrand is Gaussian, so K = 1 is exact); otherwise, fewer points as
+# the grid K^q grows. Measured log-likelihood errors (against K = 31):
+# q = 1, 2000 clusters of 50 binary responses, K = 15: 6e-7; q = 2, the same
+# size, K = 11: 1.7e-4 (K = 9: 8.6e-4); q = 2, 300 clusters of 8, K = 11: 6e-7.
 default_nagq <- function(family, q) {
   if (family$family == "gaussian") return(1L)
-  c(15L, 9L, 7L, 5L)[min(q, 4L)]
+  c(15L, 11L, 7L, 5L)[min(q, 4L)]
 }

@@ -18,7 +18,7 @@
 #'   `poisson` (log), `gaussian` (identity) or [ordinal()] (then `X` has no
 #'   intercept column: the thresholds take its place).
 #' @param nAGQ quadrature points per random effect; 1 is the Laplace
-#'   approximation. `NULL` chooses 15, 9, 7 and 5 points for 1, 2, 3 and more
+#'   approximation. `NULL` chooses 15, 11, 7 and 5 points for 1, 2, 3 and more
 #'   random effects (1 for the gaussian family, where it is exact).
 #' @param weights prior weights (for the binomial family with proportions,
 #'   the numbers of trials).

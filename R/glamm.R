@@ -30,8 +30,11 @@
 #'   (`"identity"`); [ordinal()] for an ordered factor (cumulative link model
 #'   with thresholds in place of the intercept).
 #' @param nAGQ quadrature points per random effect (1: Laplace). The default
-#'   is 15, 9, 7 or 5 points for 1, 2, 3 or more random effects, and 1 for
-#'   the gaussian family, where the integral is exact.
+#'   is 15, 11, 7 or 5 points for 1, 2, 3 or more random effects, and 1 for
+#'   the gaussian family, where the integral is exact. The error of the
+#'   approximation grows with the number of clusters and the size of the
+#'   variances: to check a fit, refit with more points and compare the
+#'   log-likelihoods.
 #' @param weights optional prior weights (for binomial proportions, the
 #'   numbers of trials).
 #' @param offset optional offset (a vector or an expression in `data`);
