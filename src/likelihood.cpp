@@ -121,9 +121,11 @@ int Model::run(const VectorXd& beta, const MatrixXd& Lambda, const VectorXd& psi
       failed = true;
     }
   };
-  // Threads pay off only when an evaluation has enough work (rows x nodes).
-  const double work = static_cast<double>(data_.n) * static_cast<double>(grid_.weight.size());
-  const int n_workers = work < 20000.0 ? 1 : std::min(n_threads_, (nc + chunk - 1) / chunk);
+  // Threads pay off only when an evaluation has enough work: rows x (nodes +
+  // about three Newton passes for the modes); starting one costs ~30 us.
+  const double work =
+      static_cast<double>(data_.n) * (static_cast<double>(grid_.weight.size()) + 3.0);
+  const int n_workers = work < 5000.0 ? 1 : std::min(n_threads_, (nc + chunk - 1) / chunk);
   std::vector<std::thread> pool;
   for (int t = 1; t < n_workers; ++t) pool.emplace_back(worker);
   worker();
