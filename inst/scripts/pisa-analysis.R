@@ -89,6 +89,7 @@ figure <- file.path(out_dir, "figure1.png")
 png(figure, width = 7, height = 5, units = "in", res = 150)
 plot_predictions(fit, "SESj", at = list(female = 0, SES = 0, high_school = 1, college = 0),
                  by = list(test_lang = c(0, 1)), col = c("#D55E00", "#0072B2"),
+                 labels = c("English not spoken at home", "English spoken at home"),
                  xlab = "School mean SES",
                  ylab = "Probability of reading proficiency",
                  main = "Boys, SES = 0, parents' education high school")
