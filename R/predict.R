@@ -78,7 +78,7 @@ predict.glamm <- function(object, newdata = NULL, type = c("link", "response"),
     if (with_re && !marginal) {
       eta_fixed <- eta_fixed + rowSums(d$Z * cluster_effects(object, d$group)$mean)
     }
-    s <- if (marginal) sqrt(rowSums((d$Z %*% object$lambda)^2)) else rep(0, length(eta_fixed))
+    s <- if (marginal) random_sd(object, d$Z) else rep(0, length(eta_fixed))
     P <- ordinal_probabilities(object, eta_fixed, s, h$h, nquad)
     return(if (is.null(newdata)) stats::napredict(object$na.action, P) else P)
   }
@@ -175,7 +175,7 @@ cluster_effects <- function(object, group) {
 marginal_mean <- function(object, d, eta, h, nquad, se) {
   gh <- cpp_gauss_hermite(nquad)
   ZL <- d$Z %*% object$lambda
-  s <- sqrt(rowSums(ZL^2))
+  s <- random_sd(object, d$Z)
   E <- outer(eta, rep(1, nquad)) + outer(s, gh$nodes)
   fit <- drop(h$h(E) %*% gh$weights)
   if (!se) return(list(fit = fit))
@@ -209,3 +209,6 @@ ordinal_probabilities <- function(object, eta, s, cdf, nquad) {
   colnames(P) <- object$levels
   P
 }
+
+# SD of the random part z'b of the linear predictor, sqrt(z' Sigma z), per row.
+random_sd <- function(object, Z) sqrt(rowSums((Z %*% object$lambda)^2))

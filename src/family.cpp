@@ -13,8 +13,6 @@ namespace glamm {
 
 namespace {
 
-const double LOG_SQRT_2PI = 0.918938533204672741780329736406;
-
 class Gaussian : public FamilyRows<Gaussian> {
  public:
   int n_extra() const override { return 1; }

@@ -15,8 +15,6 @@ namespace glamm {
 
 namespace {
 
-const double LOG_SQRT_2PI = 0.918938533204672741780329736406;
-
 D3 log_pnorm(double x) {
   double lp, m;
   if (x > -30.0) {

@@ -9,6 +9,8 @@
 
 namespace glamm {
 
+const double LOG_SQRT_2PI = 0.918938533204672741780329736406;  // log(sqrt(2 pi))
+
 // A function of x with three derivatives.
 struct D3 {
   double v, d1, d2, d3;
