@@ -9,12 +9,12 @@ cpp_gauss_hermite <- function(K) {
     .Call(`_glamm_cpp_gauss_hermite`, K)
 }
 
-cpp_model_new <- function(X, Z, y, trials, weights, offset, start, family, link, n_categories, n_agq, n_threads, mode_tol, mode_maxit) {
-    .Call(`_glamm_cpp_model_new`, X, Z, y, trials, weights, offset, start, family, link, n_categories, n_agq, n_threads, mode_tol, mode_maxit)
+cpp_model_new <- function(X, y, trials, weights, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree) {
+    .Call(`_glamm_cpp_model_new`, X, y, trials, weights, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree)
 }
 
-cpp_model_eval <- function(ptr, beta, Lambda, psi, gradient) {
-    .Call(`_glamm_cpp_model_eval`, ptr, beta, Lambda, psi, gradient)
+cpp_model_eval <- function(ptr, beta, Lambda, psi, gradient, scores) {
+    .Call(`_glamm_cpp_model_eval`, ptr, beta, Lambda, psi, gradient, scores)
 }
 
 cpp_model_posterior <- function(ptr, beta, Lambda, psi) {

@@ -2,7 +2,7 @@
 # information, variance components with delta-method SEs, empirical Bayes
 # predictions of the random effects and the optimizer's record.
 
-assemble_fit <- function(objective, opt, X, Z, group, resp, offset, family, nAGQ, pattern,
+assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset, family, nAGQ,
                          control) {
   p <- ncol(X)
   nt <- objective$n_theta
@@ -42,51 +42,102 @@ assemble_fit <- function(objective, opt, X, Z, group, resp, offset, family, nAGQ
 
   beta <- par[seq_len(p)]
   theta <- unname(par[p + seq_len(nt)])
-  lambda <- theta_to_lambda(theta, pattern)
-  cn <- colnames(Z)
-  Sigma <- tcrossprod(lambda)
-  dimnames(Sigma) <- list(cn, cn)
+  u <- objective$unpack(unname(par))
   sigma <- if (gaussian) exp(unname(par[p + nt + 1])) else 1
   psi <- unname(par[p + nt + seq_len(ne)])
+  varcomp <- variance_components(levels, objective, par, V, p, gaussian)
 
-  # Variance components: variances and covariances (and the residual variance).
-  vc_fun <- function(x) c(theta_to_varcov(x[seq_len(nt)], pattern), if (gaussian) exp(2 * x[nt + 1]))
-  vc_idx <- p + seq_len(nt + gaussian)
-  vc_est <- vc_fun(par[vc_idx])
-  J <- numeric_jacobian(vc_fun, par[vc_idx])
-  vc_se <- sqrt(pmax(diag(J %*% V[vc_idx, vc_idx, drop = FALSE] %*% t(J)), 0))
-  # A variance estimated at zero (and its covariances) has no Wald SE.
-  zero_var <- diag(Sigma) <= 1e-12 * max(1, diag(Sigma))
-  on_zero <- outer(zero_var, zero_var, "|")[lower.tri(Sigma, diag = TRUE)]
-  vc_se[seq_along(on_zero)][on_zero] <- NA_real_
-  keep_vc <- c(pattern_varcov(pattern), rep(TRUE, gaussian))
-  varcomp <- data.frame(
-    estimate = vc_est, std.error = vc_se,
-    row.names = c(varcov_names(cn), if (gaussian) "residual"), check.names = FALSE
-  )[keep_vc, , drop = FALSE]
+  post <- cpp_model_posterior(objective$model, beta, u$lambda, extra$to_engine(psi))
+  theta_end <- cumsum(objective$n_theta_level)
+  groups <- lapply(seq_along(levels), function(l) {
+    lev <- levels[[l]]
+    lambda <- u$lambda[[l]]
+    cn <- colnames(lev$Z)
+    Sigma <- tcrossprod(lambda)
+    dimnames(Sigma) <- list(cn, cn)
+    # Engine node v is the cluster tree$cluster[[l]][v + 1] of the factor.
+    eb <- posterior_on_b_scale(post$levels[[l]], tree$cluster[[l]], lambda, levels(lev$group), cn)
+    list(name = lev$name, factor = lev$group, Z = lev$Z, pattern = lev$pattern,
+         theta = theta[theta_end[l] - objective$n_theta_level[l] + seq_len(objective$n_theta_level[l])],
+         lambda = lambda, Sigma = Sigma, nAGQ = unname(nAGQ[l]), parent = parents[[l]],
+         ranef = eb)
+  })
+  names(groups) <- names(levels)
+  top_loglik <- stats::setNames(post$loglik, levels(levels[[length(levels)]]$group)[
+    tree$cluster[[length(levels)]]])
 
-  post <- cpp_model_posterior(objective$model, beta, lambda, extra$to_engine(psi))
-  eb <- posterior_on_b_scale(post, lambda, levels(group), cn)
-
-  list(
+  out <- list(
     coefficients = beta,
     vcov_beta = V[seq_len(p), seq_len(p), drop = FALSE],
-    theta = theta, lambda = lambda, pattern = pattern, Sigma = Sigma, sigma = sigma,
+    theta = theta, sigma = sigma,
     thresholds = thresholds_table(extra, psi, V[p + nt + seq_len(ne), p + nt + seq_len(ne),
                                                 drop = FALSE]),
-    levels = resp$levels,
+    levels = resp$levels, groups = groups,
     varcomp = varcomp, par = par, vcov_par = V, hessian = H,
-    loglik = opt$loglik, df = length(par), nobs = nrow(X), ngroups = nlevels(group),
-    family = family, nAGQ = nAGQ, method = "ML", ranef = eb,
-    data = list(X = X, Z = Z, group = group, y = resp$y, trials = resp$trials,
-                weights = resp$weights, offset = offset, constant = resp$constant),
+    loglik = opt$loglik, df = length(par), nobs = nrow(X),
+    ngroups = if (length(groups) == 1) nlevels(groups[[1]]$factor) else
+      vapply(groups, function(gr) nlevels(gr$factor), 1L),
+    family = family, nAGQ = if (length(nAGQ) == 1) unname(nAGQ) else nAGQ, method = "ML", cluster_loglik = top_loglik,
+    data = list(X = X, y = resp$y, trials = resp$trials, weights = resp$weights, offset = offset,
+                constant = resp$constant),
     optinfo = list(optimizer = "nlminb", convergence = opt$convergence, message = opt$message,
                    iterations = opt$iterations, evaluations = opt$evaluations,
-                   gradient = setNames(g, par_names), newton_gain = newton_gain,
-                   converged = converged, at_bound = setNames(at_bound, par_names),
+                   gradient = stats::setNames(g, par_names), newton_gain = newton_gain,
+                   converged = converged, at_bound = stats::setNames(at_bound, par_names),
                    nthreads = control$nthreads),
     control = control
   )
+  if (length(groups) == 1) {
+    out <- c(out, single_level_fields(groups[[1]]))
+    out$data$Z <- groups[[1]]$Z
+    out$data$group <- groups[[1]]$factor
+  }
+  out
+}
+
+# Fields of a fit with one grouping factor that the methods of the
+# two-level release read (kept so that such fits look as before).
+single_level_fields <- function(gr) {
+  list(lambda = gr$lambda, pattern = gr$pattern, Sigma = gr$Sigma, ranef = gr$ranef)
+}
+
+# Variances and covariances of every level (and the residual variance) with
+# delta-method SEs; a variance estimated at zero (and its covariances) has no
+# Wald SE. Rows are named var(x), cov(x,z) for one level and
+# var(x|level), cov(x,z|level) for several.
+variance_components <- function(levels, objective, par, V, p, gaussian) {
+  nt <- objective$n_theta
+  nl <- objective$n_theta_level
+  ends <- cumsum(nl)
+  idx_of <- function(l) ends[l] - nl[l] + seq_len(nl[l])
+  vc_fun <- function(x) {
+    c(unlist(lapply(seq_along(levels), function(l) theta_to_varcov(x[idx_of(l)], levels[[l]]$pattern))),
+      if (gaussian) exp(2 * x[nt + 1]))
+  }
+  vc_idx <- p + seq_len(nt + gaussian)
+  est <- vc_fun(par[vc_idx])
+  J <- numeric_jacobian(vc_fun, par[vc_idx])
+  se <- sqrt(pmax(diag(J %*% V[vc_idx, vc_idx, drop = FALSE] %*% t(J)), 0))
+  keep <- list()
+  names_vc <- list()
+  offset <- 0
+  for (l in seq_along(levels)) {
+    pat <- levels[[l]]$pattern
+    lambda <- theta_to_lambda(par[p + idx_of(l)], pat)
+    S <- tcrossprod(lambda)
+    zero_var <- diag(S) <= 1e-12 * max(1, diag(S))
+    on_zero <- outer(zero_var, zero_var, "|")[lower.tri(S, diag = TRUE)]
+    k <- offset + seq_along(on_zero)
+    se[k][on_zero] <- NA_real_
+    keep[[l]] <- pattern_varcov(pat)
+    cn <- colnames(levels[[l]]$Z)
+    names_vc[[l]] <- if (length(levels) == 1) varcov_names(cn) else
+      sub(")$", paste0("|", levels[[l]]$name, ")"), varcov_names(cn))
+    offset <- offset + length(on_zero)
+  }
+  data.frame(estimate = est, std.error = se,
+             row.names = c(unlist(names_vc), if (gaussian) "residual"), check.names = FALSE
+  )[c(unlist(keep), rep(TRUE, gaussian)), , drop = FALSE]
 }
 
 # Ordinal thresholds with delta-method SEs (NULL for other families).
@@ -103,18 +154,25 @@ pattern_varcov <- function(pattern) {
   s[lower.tri(s, diag = TRUE)]
 }
 
-# Empirical Bayes predictions b = Lambda u: posterior means and covariances
-# (by AGHQ) and posterior modes, one row per cluster.
-posterior_on_b_scale <- function(post, lambda, group_levels, cn) {
+# Empirical Bayes predictions b = Lambda u of one level: posterior means and
+# covariances (by AGHQ) and posterior modes, one row per cluster in the order
+# of the factor's levels (engine node v is cluster node_cluster[v + 1]).
+posterior_on_b_scale <- function(post, node_cluster, lambda, group_levels, cn) {
   q <- nrow(lambda)
-  mean <- post$mean %*% t(lambda)
-  mode <- post$mode %*% t(lambda)
+  J <- length(group_levels)
+  place <- function(M) {
+    out <- matrix(0, J, ncol(M))
+    out[node_cluster, ] <- M
+    out
+  }
+  mean <- place(post$mean) %*% t(lambda)
+  mode <- place(post$mode) %*% t(lambda)
   to_b <- function(flat) {
-    out <- array(0, c(q, q, nrow(flat)), dimnames = list(cn, cn, group_levels))
-    for (j in seq_len(nrow(flat))) out[, , j] <- lambda %*% matrix(flat[j, ], q, q) %*% t(lambda)
+    flat <- place(flat)
+    out <- array(0, c(q, q, J), dimnames = list(cn, cn, group_levels))
+    for (j in seq_len(J)) out[, , j] <- lambda %*% matrix(flat[j, ], q, q) %*% t(lambda)
     out
   }
   dimnames(mean) <- dimnames(mode) <- list(group_levels, cn)
-  list(mean = mean, mode = mode, cov = to_b(post$cov), mode_cov = to_b(post$mode_cov),
-       cluster_loglik = setNames(post$loglik, group_levels))
+  list(mean = mean, mode = mode, cov = to_b(post$cov), mode_cov = to_b(post$mode_cov))
 }

@@ -1,18 +1,20 @@
 # The matrix-level fitter: start values, the call into C++, the optimizer,
 # the observed information and the assembly of the result.
 
-#' Fit a two-level GLMM from matrices
+#' Fit a GLMM from matrices
 #'
 #' The engine under [glamm()]: the same fit from a response, a fixed-effects
-#' design `X`, a random-effects design `Z` and a grouping factor. Use it to fit
-#' many models with designs built once, or from other front ends.
+#' design `X` and the random effects, given as a design `Z` with a grouping
+#' factor (one level) or as a list `re` of nested levels. Use it to fit many
+#' models with designs built once, or from other front ends.
 #'
 #' @param y response: a numeric vector; for the binomial family also 0/1,
 #'   a factor, proportions with `weights` as trials, or a two-column matrix
 #'   `cbind(successes, failures)`; for the [ordinal()] family an (ordered)
 #'   factor.
 #' @param X fixed-effects design matrix (n x p, with column names).
-#' @param Z random-effects design matrix (n x q, with column names).
+#' @param Z random-effects design matrix (n x q, with column names), for one
+#'   grouping factor.
 #' @param group grouping factor (length n); each level is one cluster.
 #' @param family a family object: `binomial` (logit, probit, cloglog),
 #'   `poisson` (log), `gaussian` (identity) or [ordinal()] (then `X` has no
@@ -32,6 +34,11 @@
 #' @param method `"ML"` (maximum likelihood by adaptive quadrature or
 #'   Laplace) or `"PQL"` (penalized quasi-likelihood, for comparison with
 #'   older software; see [glamm()]).
+#' @param re instead of `Z`, `group` and `pattern`: the levels of nested
+#'   random effects, a list with one element per grouping factor, each
+#'   `list(Z = , group = , pattern = , name = )` (`pattern` and `name`
+#'   optional). Every cluster of a finer factor must lie in one cluster of
+#'   each coarser factor. `nAGQ` may then be named by the levels' names.
 #' @return An object of class `glamm` (see [glamm()] for its components).
 #' @examples
 #' d <- pisa2000
@@ -40,70 +47,104 @@
 #' Z <- matrix(1, nrow(d), 1, dimnames = list(NULL, "(Intercept)"))
 #' fit <- glamm.fit(d$pass_read, X, Z, factor(d$id_school), family = binomial())
 #' fixef(fit)
+#' # the same model with the random effects as a list of levels
+#' fit2 <- glamm.fit(d$pass_read, X, family = binomial(),
+#'                   re = list(list(Z = Z, group = d$id_school, name = "id_school")))
+#' logLik(fit2) - logLik(fit)
 #' @export
-glamm.fit <- function(y, X, Z, group, family = gaussian(), nAGQ = NULL, weights = NULL,
-                      offset = NULL, pattern = NULL, start = NULL,
-                      control = glamm_control(), method = c("ML", "PQL")) {
+glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = NULL,
+                      weights = NULL, offset = NULL, pattern = NULL, start = NULL,
+                      control = glamm_control(), method = c("ML", "PQL"), re = NULL) {
   family <- resolve_family(family)
   method <- match.arg(method)
   X <- as_design(X, "X")
-  Z <- as_design(Z, "Z")
   n <- nrow(X)
-  q <- ncol(Z)
-  if (nrow(Z) != n || NROW(y) != n || length(group) != n) {
+  levels <- fit_levels(Z, group, pattern, re, n)
+  if (NROW(y) != n) {
     stop("'y', 'X', 'Z' and 'group' must have the same number of observations", call. = FALSE)
-  }
-  if (anyNA(group)) stop("the grouping factor has missing values", call. = FALSE)
-  group <- droplevels(as.factor(group))
-  if (nlevels(group) < 2) {
-    stop("the grouping factor has a single level: a random-effect variance cannot be ",
-         "estimated from one cluster; fit a model without random effects (glm)", call. = FALSE)
   }
   if (is.null(offset)) offset <- rep(0, n)
   if (length(offset) != n || any(!is.finite(offset))) {
     stop("'offset' must be finite, with one value per observation", call. = FALSE)
   }
-  if (q > 10) {
-    stop(sprintf("%d random effects per cluster: at most 10 are supported", q), call. = FALSE)
-  }
-  if (is.null(nAGQ)) nAGQ <- default_nagq(family, q)
-  if (!is.numeric(nAGQ) || length(nAGQ) != 1 || !is.finite(nAGQ) || nAGQ < 1 ||
-      nAGQ != round(nAGQ)) {
-    stop("'nAGQ' must be a whole number >= 1 (1 is the Laplace approximation)", call. = FALSE)
-  }
-  nAGQ <- as.integer(nAGQ)
-  if (nAGQ^q > 1e6) {
-    stop(sprintf("nAGQ = %d with %d random effects needs %.3g quadrature points per cluster; ",
-                 nAGQ, q, nAGQ^q), "use fewer points", call. = FALSE)
+  q <- vapply(levels, function(l) ncol(l$Z), 1L)
+  if (any(q > 10)) {
+    stop(sprintf("%d random effects per cluster: at most 10 are supported", max(q)), call. = FALSE)
   }
   if (!inherits(control, "glamm_control")) control <- do.call(glamm_control, as.list(control))
-  if (is.null(pattern)) pattern <- lower.tri(diag(q), diag = TRUE)
+  parents <- check_nesting(levels)
+  tree <- tree_order(levels)
+  nAGQ <- resolve_nagq(nAGQ, levels, family, q)
+  check_grid_size(nAGQ, q, tree$max_rows_top)
   if (method == "PQL") {
     if (!family$family %in% c("binomial", "poisson")) {
       stop("PQL is for binomial and poisson responses", call. = FALSE)
     }
-    return(structure(pql_fit(y, X, Z, group, family, weights, offset, pattern, control),
+    if (length(levels) > 1) {
+      stop("PQL is available for one grouping factor; use method = \"ML\" for nested levels",
+           call. = FALSE)
+    }
+    l1 <- levels[[1]]
+    return(structure(pql_fit(y, X, l1$Z, l1$group, family, weights, offset, l1$pattern, control),
                      class = "glamm"))
   }
   resp <- prepare_response(y, family, weights)
   check_variation(resp, family)
-  if (family$family == "binomial" && all(resp$trials <= 1) && nlevels(group) == n) {
+  inner <- levels[[1]]$group
+  if (family$family == "binomial" && all(resp$trials <= 1) && nlevels(inner) == n) {
     warning("every cluster has a single binary observation: an observation-level random ",
             "effect is not identified for binary responses (binary data cannot be ",
             "overdispersed); its variance is estimated only through the link function",
             call. = FALSE)
   }
 
-  objective <- build_objective(X, Z, group, resp, offset, family, nAGQ, pattern, control)
-  par0 <- start_values(resp, X, Z, offset, family, pattern, start, objective)
-  lower <- c(rep(-Inf, ncol(X)), ifelse(theta_is_diagonal(pattern), 0, -Inf),
+  objective <- build_objective(X, levels, resp, offset, family, nAGQ, control, tree)
+  par0 <- start_values(resp, X, levels, offset, family, start, objective)
+  lower <- c(rep(-Inf, ncol(X)),
+             unlist(lapply(levels, function(l) ifelse(theta_is_diagonal(l$pattern), 0, -Inf))),
              rep(-Inf, objective$n_extra))
   opt <- optimize_loglik(objective, par0, lower, control)
   if (control$hessian) opt <- newton_polish(objective, opt, control)
   structure(
-    assemble_fit(objective, opt, X, Z, group, resp, offset, family, nAGQ, pattern, control),
+    assemble_fit(objective, opt, X, levels, parents, tree, resp, offset, family, nAGQ, control),
     class = "glamm"
   )
+}
+
+# The levels of random effects, innermost first, from Z and group (one level)
+# or from re (a list of list(Z, group, pattern, name)), each checked.
+fit_levels <- function(Z, group, pattern, re, n) {
+  if (is.null(re)) {
+    if (is.null(Z) || is.null(group)) {
+      stop("give the random effects as 'Z' and 'group', or as a list 're'", call. = FALSE)
+    }
+    re <- list(list(Z = Z, group = group, pattern = pattern, name = "group"))
+  }
+  if (!is.list(re) || length(re) == 0) {
+    stop("'re' must be a list of levels, each list(Z = , group = )", call. = FALSE)
+  }
+  levels <- lapply(seq_along(re), function(k) {
+    l <- re[[k]]
+    name <- l$name %||% names(re)[k] %||% ""
+    if (!nzchar(name)) name <- paste0("group", k)
+    Zl <- as_design(l$Z, "Z")
+    g <- l$group
+    if (nrow(Zl) != n || length(g) != n) {
+      stop("'y', 'X', 'Z' and 'group' must have the same number of observations", call. = FALSE)
+    }
+    if (anyNA(g)) stop("the grouping factor has missing values", call. = FALSE)
+    g <- droplevels(as.factor(g))
+    pat <- l$pattern %||% lower.tri(diag(ncol(Zl)), diag = TRUE)
+    list(name = name, group = g, factor = g, Z = Zl, pattern = pat)
+  })
+  names(levels) <- vapply(levels, function(l) l$name, "")
+  levels <- levels[order(-vapply(levels, function(l) nlevels(l$group), 1L))]
+  top <- levels[[length(levels)]]$group
+  if (nlevels(top) < 2) {
+    stop("the grouping factor has a single level: a random-effect variance cannot be ",
+         "estimated from one cluster; fit a model without random effects (glm)", call. = FALSE)
+  }
+  levels
 }
 
 # A response without variation has its maximum likelihood at infinity
@@ -138,23 +179,28 @@ strip_rownames <- function(M) {
   M
 }
 
-# The engine's model object for the data (rows sorted by cluster: each cluster
-# is a contiguous block) and the log-likelihood as a function of the
-# parameters.
-build_objective <- function(X, Z, group, resp, offset, family, nAGQ, pattern, control) {
-  starts <- c(0L, cumsum(tabulate(group, nlevels(group))))  # 0-based starts for C++
+# The engine's model object for the data (rows sorted so that every cluster
+# of every level is a contiguous block) and the log-likelihood as a function
+# of the parameters. use_tree forces the nested integrator for one level.
+build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
+                            tree = tree_order(levels), use_tree = FALSE) {
   codes <- family_codes(family)
   # Data already sorted by cluster are passed as they are (no copy of X).
-  sorted <- !is.unsorted(as.integer(group))
-  ord <- if (sorted) NULL else order(group)
-  rows <- function(v) if (sorted) v else if (is.matrix(v)) v[ord, , drop = FALSE] else v[ord]
-  model <- cpp_model_new(rows(X), rows(Z), rows(resp$y), rows(resp$trials), rows(resp$weights),
-                         rows(as.numeric(offset)), as.integer(starts), codes[["family"]],
-                         codes[["link"]], length(resp$levels), nAGQ, control$nthreads,
-                         control$mode.tol, control$mode.maxit)
+  ord <- tree$order
+  rows <- function(v) {
+    if (tree$sorted) v else if (is.matrix(v)) v[ord, , drop = FALSE] else v[ord]
+  }
+  engine_levels <- lapply(seq_along(levels), function(l) {
+    list(Z = rows(levels[[l]]$Z), node = as.integer(tree$node[[l]]))
+  })
+  model <- cpp_model_new(rows(X), rows(resp$y), rows(resp$trials), rows(resp$weights),
+                         rows(as.numeric(offset)), engine_levels, codes[["family"]],
+                         codes[["link"]], length(resp$levels), as.integer(nAGQ),
+                         control$nthreads, control$mode.tol, control$mode.maxit, use_tree)
+  patterns <- lapply(levels, function(l) l$pattern)
   extra <- extra_parameters(family, resp$levels)
-  objective <- make_objective(model, ncol(X), pattern, extra, resp$constant)
-  objective$typsize <- typical_sizes(X, Z, resp, family, pattern, extra$n)
+  objective <- make_objective(model, ncol(X), patterns, extra, resp$constant)
+  objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
   objective
 }
 
@@ -162,7 +208,7 @@ build_objective <- function(X, Z, group, resp, offset, family, nAGQ, pattern, co
 # (and of the response for the gaussian family): it sets the optimizer's
 # scaling and the finite-difference steps of the Hessian, so that a covariate
 # measured in millions is handled like one measured in units.
-typical_sizes <- function(X, Z, resp, family, pattern, n_extra) {
+typical_sizes <- function(X, levels, resp, family, n_extra) {
   rms <- function(M) {
     r <- sqrt(colMeans(M^2))
     ifelse(r > 0, r, 1)
@@ -171,37 +217,58 @@ typical_sizes <- function(X, Z, resp, family, pattern, n_extra) {
     sd_y <- stats::sd(resp$y)
     if (is.finite(sd_y) && sd_y > 0) sd_y else 1
   } else 1
-  theta_row <- row(pattern)[pattern]
-  c(s_y / rms(X), (s_y / rms(Z))[theta_row], rep(1, n_extra))
+  theta <- lapply(levels, function(l) (s_y / rms(l$Z))[row(l$pattern)[l$pattern]])
+  c(s_y / rms(X), unlist(theta), rep(1, n_extra))
 }
 
-# The log-likelihood as a function of par = (beta, theta, psi), with its exact
-# gradient; psi is log(sigma) for the gaussian family.
-make_objective <- function(model, p, pattern, extra, constant) {
-  nt <- sum(pattern)
+# The log-likelihood as a function of par = (beta, theta_1, ..., theta_L, psi)
+# (levels innermost first), with its exact gradient and, on request, the
+# per-top-cluster scores (rows sum to the gradient); psi is log(sigma) for the
+# gaussian family.
+make_objective <- function(model, p, patterns, extra, constant) {
+  nt <- vapply(patterns, sum, 1L)
   ne <- extra$n
+  theta_end <- p + cumsum(nt)
   unpack <- function(par) {
-    list(beta = par[seq_len(p)], lambda = theta_to_lambda(par[p + seq_len(nt)], pattern),
-         psi = par[p + nt + seq_len(ne)])
+    lambda <- lapply(seq_along(patterns), function(l) {
+      theta_to_lambda(par[theta_end[l] - nt[l] + seq_len(nt[l])], patterns[[l]])
+    })
+    list(beta = par[seq_len(p)], lambda = lambda, psi = par[p + sum(nt) + seq_len(ne)])
   }
-  loglik <- function(par, gradient = FALSE) {
+  # Columns of the engine's score matrix that hold the free entries of Lambda.
+  free_cols <- unlist(lapply(seq_along(patterns), function(l) {
+    p + sum(nrow_sq(patterns)[seq_len(l - 1)]) + which(patterns[[l]])
+  }))
+  loglik <- function(par, gradient = FALSE, scores = FALSE) {
     u <- unpack(par)
-    r <- cpp_model_eval(model, u$beta, u$lambda, extra$to_engine(u$psi), gradient)
+    psi <- extra$to_engine(u$psi)
+    r <- cpp_model_eval(model, u$beta, u$lambda, psi, gradient || scores, scores)
     value <- r$loglik + constant
+    ok <- r$n_fail == 0
     if (gradient) {
-      attr(value, "gradient") <- if (r$n_fail == 0) {
-        c(r$grad_beta, r$grad_lambda[pattern], extra$chain(u$psi, r$grad_psi))
+      attr(value, "gradient") <- if (ok) {
+        c(r$grad_beta, unlist(Map(function(g, pat) g[pat], r$grad_lambda, patterns)),
+          extra$chain(u$psi, r$grad_psi))
       } else {
         rep(NA_real_, length(par))
       }
     }
+    if (scores && ok) {
+      S <- r$scores
+      psi_cols <- ncol(S) - ne + seq_len(ne)
+      psi_part <- matrix(0, nrow(S), ne)
+      for (k in seq_len(nrow(S))) psi_part[k, ] <- extra$chain(u$psi, S[k, psi_cols])
+      attr(value, "scores") <- cbind(S[, c(seq_len(p), free_cols), drop = FALSE], psi_part)
+    }
     value
   }
-  list(loglik = loglik, unpack = unpack, model = model, p = p, n_theta = nt, n_extra = ne,
-       extra = extra)
+  list(loglik = loglik, unpack = unpack, model = model, p = p, n_theta = sum(nt),
+       n_theta_level = nt, n_extra = ne, extra = extra, patterns = patterns)
 }
 
-start_values <- function(resp, X, Z, offset, family, pattern, start, objective) {
+nrow_sq <- function(patterns) vapply(patterns, function(x) nrow(x)^2, 1)
+
+start_values <- function(resp, X, levels, offset, family, start, objective) {
   # The GLM start needs no more than an evenly spread subset of a large data set.
   rows <- if (nrow(X) > 50000) round(seq(1, nrow(X), length.out = 50000)) else seq_len(nrow(X))
   ok <- resp$trials[rows] > 0
@@ -218,10 +285,12 @@ start_values <- function(resp, X, Z, offset, family, pattern, start, objective) 
   sigma <- if (family$family == "gaussian") {
     sqrt(sum(resp$weights[rows] * g$residuals^2) / length(yy))
   } else 1
-  scale <- apply(Z, 2, function(z) if (stats::sd(z) > 0) stats::sd(z) else 1)
-  lambda <- diag(0.5 * sigma / scale, ncol(Z))
-  if (family$family == "gaussian") lambda <- lambda / sqrt(2)
-  theta <- lambda_to_theta(lambda, pattern)
+  theta <- unlist(lapply(levels, function(l) {
+    scale <- apply(l$Z, 2, function(z) if (stats::sd(z) > 0) stats::sd(z) else 1)
+    lambda <- diag(0.5 * sigma / scale, ncol(l$Z))
+    if (family$family == "gaussian") lambda <- lambda / sqrt(2)
+    lambda_to_theta(lambda, l$pattern)
+  }))
   if (!is.null(start)) {
     if (!is.list(start)) {
       stop("'start' must be a list with elements beta, theta and (gaussian) sigma, ",

@@ -1,17 +1,25 @@
 #' Fit a generalized linear mixed model by adaptive quadrature
 #'
 #' Maximum likelihood for a generalized linear mixed model with random
-#' effects for one grouping factor, by adaptive Gauss-Hermite quadrature
-#' (`nAGQ` points per random effect, product rule) or the Laplace
-#' approximation (`nAGQ = 1`). The reported log-likelihood includes every
-#' normalizing constant, so it can be compared with [stats::glm()], lme4 and
-#' other packages.
+#' effects for one grouping factor or for several nested ones, by adaptive
+#' Gauss-Hermite quadrature (`nAGQ` points per random effect, product rule,
+#' nested level by level) or the Laplace approximation (`nAGQ = 1`). The
+#' reported log-likelihood includes every normalizing constant, so it can be
+#' compared with [stats::glm()], lme4 and other packages.
 #'
 #' Random effects are written as in lme4: `(1 | g)` a random intercept,
 #' `(1 + x | g)` correlated random intercept and slope, `(1 + x || g)`
 #' independent ones, `(1 | g) + (0 + x | g)` likewise. `g` may be an
-#' interaction such as `g1:g2`. Several random effects share one grouping
-#' factor in this release.
+#' interaction such as `g1:g2`.
+#'
+#' Nested levels: `(1 | school/class)` is `(1 | school) + (1 | school:class)`,
+#' a random intercept for each school and for each class within its school
+#' (the inner level is named `class:school`, as in lme4); `/` may be repeated
+#' (`school/class/student`). `(1 | school) + (1 | class)` is the same model
+#' when every class lies in one school, which is checked on the data. Each
+#' level may have its own random slopes and `||`. Crossed grouping factors
+#' (a class label that occurs in two schools for different classes calls for
+#' `school/class`) are not supported yet.
 #'
 #' Overdispersion of counts or of binomial responses with several trials is
 #' modelled by an observation-level random effect, `(1 | obs)` with `obs` a
@@ -29,12 +37,17 @@
 #'   `"logit"`, `"probit"` or `"cloglog"`; `poisson` (`"log"`); `gaussian`
 #'   (`"identity"`); [ordinal()] for an ordered factor (cumulative link model
 #'   with thresholds in place of the intercept).
-#' @param nAGQ quadrature points per random effect (1: Laplace). The default
-#'   is 15, 11, 7 or 5 points for 1, 2, 3 or more random effects, and 1 for
-#'   the gaussian family, where the integral is exact. The error of the
-#'   approximation grows with the number of clusters and the size of the
-#'   variances: to check a fit, refit with more points and compare the
-#'   log-likelihoods.
+#' @param nAGQ quadrature points per random effect (1: Laplace): one number
+#'   for every level, or a vector named by grouping factor, e.g.
+#'   `nAGQ = c(class = 7, school = 11)` (a name is the level's label such as
+#'   `class:school`, or its own variable, `class`); levels not named get the
+#'   default. 1 at a level is the Laplace approximation at that level. The
+#'   default at each level is 15, 11, 7 or 5 points for 1, 2, 3 or more
+#'   random effects, and 1 for the gaussian family, where the integral is
+#'   exact. The error of the approximation grows with the number of clusters
+#'   and the size of the variances: to check a fit, refit with more points
+#'   and compare the log-likelihoods. A grid of more than 1e6 points per
+#'   innermost cluster is an error.
 #' @param weights optional prior weights (for binomial proportions, the
 #'   numbers of trials).
 #' @param offset optional offset (a vector or an expression in `data`);
@@ -108,8 +121,10 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   if (family$family == "ordinal") X <- drop_intercept(X)
   check_finite_columns(X, "fixed-effects")
   X <- drop_aliased(X)
-  re <- random_design(random, frame, environment(formula), contrasts = contrasts)
-  check_finite_columns(re$Z, "random-effects")
+  re_levels <- random_levels(random, frame, environment(formula), contrasts = contrasts)
+  for (level in re_levels) check_finite_columns(level$Z, "random-effects")
+  re <- lapply(re_levels, function(l) list(Z = l$Z, group = l$factor, pattern = l$pattern,
+                                        name = l$name))
   y <- stats::model.response(frame)
   weights <- stats::model.weights(frame)
   offset <- stats::model.offset(frame)
@@ -117,15 +132,14 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   if (inherits(start, "glamm")) {
     start <- list(beta = start$coefficients, theta = start$theta, sigma = start$sigma)
   }
-  fit <- glamm.fit(y, X, re$Z, re$group, family = family, nAGQ = nAGQ, weights = weights,
-                   offset = offset, pattern = re$pattern, start = start, control = control,
-                   method = method)
+  fit <- glamm.fit(y, X, re = re, family = family, nAGQ = nAGQ, weights = weights,
+                   offset = offset, start = start, control = control, method = method)
   fit$call <- call
   fit$formula <- formula
   fit$terms <- fixed_terms
   fit$frame <- frame
   fit$random <- random
-  fit$group_name <- random$group_name
+  fit$group_name <- names(re_levels)
   fit$xlevels <- stats::.getXlevels(fixed_terms, frame)
   fit$data_classes <- attr(attr(frame, "terms"), "dataClasses")
   fit$random_xlevels <- random_xlevels(random, frame)

@@ -27,8 +27,15 @@ loglik_function <- function(object, nAGQ = object$nAGQ) {
   dd <- object$data
   resp <- list(y = dd$y, trials = dd$trials, weights = dd$weights, constant = dd$constant,
                levels = object$levels)
-  objective <- build_objective(dd$X, dd$Z, dd$group, resp, dd$offset, object$family,
-                               as.integer(nAGQ), object$pattern, object$control)
+  levels <- lapply(object$groups, function(gr) {
+    list(name = gr$name, group = gr$factor, factor = gr$factor, Z = gr$Z, pattern = gr$pattern)
+  })
+  q <- vapply(levels, function(l) ncol(l$Z), 1L)
+  tree <- tree_order(levels)
+  K <- resolve_nagq(nAGQ, levels, object$family, q)
+  check_grid_size(K, q, tree$max_rows_top)
+  objective <- build_objective(dd$X, levels, resp, dd$offset, object$family, K, object$control,
+                               tree)
   npar <- length(object$par)
   function(par, gradient = FALSE) {
     if (length(par) != npar) {

@@ -1,7 +1,8 @@
 # Random-effect terms in lme4's formula language: (1 | g), (1 + x | g) with a
 # full covariance matrix, (1 + x || g) with independent effects, g1:g2 as one
-# grouping factor. Terms on the same grouping factor are combined into one
-# block-diagonal covariance.
+# grouping factor, g1/g2 for g2 nested in g1. Terms on the same grouping
+# factor are combined into one level with a block-diagonal covariance; the
+# levels of the model are built from the data in structure.R.
 
 # The bar terms of a formula's right-hand side, as a list of calls.
 find_bars <- function(expr) {
@@ -51,38 +52,88 @@ sub_bars <- function(expr) {
   expr
 }
 
-# Parses the bar terms into a description of the random-effect structure.
+#' The random-effect structure of a formula
+#'
+#' Parses the bar terms. A grouping expression `a/b/c` expands as in lme4
+#' (`findbars()`) to the grouping factors `c:(b:a)`, `b:a` and `a`, each with
+#' the term's effects. Terms whose grouping expressions are interactions of
+#' the same variables (`school:class` and `class:school`) form one level,
+#' named by the first of them.
+#'
+#' @param formula the model formula.
+#' @return A list with `terms`, one element per bar term after expansion,
+#'   each `list(lhs, group, diagonal, level)`: the effects as a one-sided
+#'   formula, the grouping expression (a call or name), `TRUE` for `||`, and
+#'   the label of the term's level; and `group_names`, the labels of the
+#'   levels in the order of the formula.
+#' @noRd
 parse_random <- function(formula) {
   bars <- find_bars(formula[[length(formula)]])
   if (length(bars) == 0) {
     stop("the formula has no random-effect term such as (1 | group); ",
          "for a model without random effects use glm()", call. = FALSE)
   }
-  terms <- lapply(bars, function(b) {
-    group <- b[[3]]
-    if (is.call(group) && identical(group[[1]], as.name("/"))) {
-      stop(sprintf("nested grouping (%s) is not supported yet: glamm fits one grouping factor",
-                   deparse(group)), call. = FALSE)
-    }
+  terms <- list()
+  for (b in bars) {
     lhs <- stats::as.formula(call("~", b[[2]]))
-    list(lhs = lhs, group = group, diagonal = as.character(b[[1]]) == "||")
-  })
-  groups <- unique(vapply(terms, function(t) deparse(t$group), ""))
-  if (length(groups) > 1) {
-    stop(sprintf(paste0("random effects on several grouping factors (%s) are not supported ",
-                        "yet: glamm fits one grouping factor (crossed and nested levels come ",
-                        "in a later release)"), paste(groups, collapse = ", ")), call. = FALSE)
+    diagonal <- as.character(b[[1]]) == "||"
+    for (group in expand_slash(b[[3]])) {
+      terms[[length(terms) + 1L]] <- list(lhs = lhs, group = group, diagonal = diagonal)
+    }
   }
-  list(terms = terms, group_name = groups)
+  labels <- vapply(terms, function(t) deparse1(t$group), "")
+  keys <- vapply(terms, function(t) grouping_key(t$group), "")
+  level <- labels[match(keys, keys)]
+  for (k in seq_along(terms)) terms[[k]]$level <- level[k]
+  list(terms = terms, group_names = unique(level))
 }
 
-# Z, its column names, the grouping factor and the covariance pattern.
-random_design <- function(random, frame, env, xlev = NULL, contrasts = NULL) {
+# lme4's expansion of a/b/c: the grouping factors c:(b:a), b:a and a, the
+# innermost first.
+expand_slash <- function(expr) {
+  parts <- slash_parts(expr)
+  if (length(parts) == 1) return(list(expr))
+  out <- list(parts[[1]])
+  for (k in seq_along(parts)[-1]) out <- c(list(call(":", parts[[k]], out[[1]])), out)
+  out
+}
+
+slash_parts <- function(expr) {
+  if (is.call(expr) && identical(expr[[1]], as.name("/"))) {
+    return(c(slash_parts(expr[[2]]), slash_parts(expr[[3]])))
+  }
+  if (is.call(expr) && identical(expr[[1]], as.name("(")) && is_slash(expr[[2]])) {
+    return(slash_parts(expr[[2]]))
+  }
+  list(expr)
+}
+
+is_slash <- function(expr) is.call(expr) && identical(expr[[1]], as.name("/"))
+
+# The variables (or expressions such as factor(a)) of an interaction a:b:c.
+interaction_parts <- function(expr) {
+  if (is.call(expr) && identical(expr[[1]], as.name(":"))) {
+    return(c(interaction_parts(expr[[2]]), interaction_parts(expr[[3]])))
+  }
+  if (is.call(expr) && identical(expr[[1]], as.name("("))) return(interaction_parts(expr[[2]]))
+  list(expr)
+}
+
+# Grouping expressions with the same key define the same clusters whatever
+# the order of the interaction (school:class, class:school).
+grouping_key <- function(expr) {
+  parts <- vapply(interaction_parts(expr), deparse1, "")
+  paste(sort(unique(parts)), collapse = ":")
+}
+
+# Z, its column names and the covariance pattern of a set of bar terms (the
+# terms of one level); xlev holds the factor levels of each term for new data.
+bar_design <- function(terms, frame, xlev = NULL, contrasts = NULL, what = "random-effect terms") {
   mats <- list()
   blocks <- list()
   col <- 0L
-  for (k in seq_along(random$terms)) {
-    t <- random$terms[[k]]
+  for (k in seq_along(terms)) {
+    t <- terms[[k]]
     tt <- if (is.null(t$terms)) stats::terms(t$lhs) else t$terms
     # The fit's model frame already holds each variable (e.g. scale(x)) as a
     # column; new data are evaluated with the fit's predvars (scale's centre).
@@ -100,14 +151,20 @@ random_design <- function(random, frame, env, xlev = NULL, contrasts = NULL) {
   }
   Z <- do.call(cbind, mats)
   if (anyDuplicated(colnames(Z))) {
-    stop("the random-effect terms repeat a column (", colnames(Z)[duplicated(colnames(Z))][1],
+    stop("the ", what, " repeat a column (", colnames(Z)[duplicated(colnames(Z))][1],
          "); write each random effect once", call. = FALSE)
   }
-  # A grouping expression such as factor(a) is a column of the model frame.
+  list(Z = Z, pattern = lambda_pattern(blocks, ncol(Z)), blocks = blocks)
+}
+
+# Z, its column names, the grouping factor and the covariance pattern of all
+# terms together (one level). A term whose group is NULL needs no grouping
+# factor (predictions without random effects).
+random_design <- function(random, frame, env, xlev = NULL, contrasts = NULL) {
+  design <- bar_design(random$terms, frame, xlev, contrasts)
   group_expr <- random$terms[[1]]$group
-  label <- deparse1(group_expr)
-  group <- if (label %in% names(frame)) frame[[label]] else eval(group_expr, frame, env)
-  list(Z = Z, group = group, pattern = lambda_pattern(blocks, ncol(Z)), blocks = blocks)
+  group <- if (!is.null(group_expr)) grouping_factor(group_expr, frame, env)
+  list(Z = design$Z, group = group, pattern = design$pattern, blocks = design$blocks)
 }
 
 random_xlevels <- function(random, frame) {

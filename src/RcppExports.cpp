@@ -33,53 +33,54 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_model_new
-SEXP cpp_model_new(Rcpp::NumericMatrix X, Rcpp::NumericMatrix Z, Rcpp::NumericVector y, Rcpp::NumericVector trials, Rcpp::NumericVector weights, Rcpp::NumericVector offset, Rcpp::IntegerVector start, int family, int link, int n_categories, int n_agq, int n_threads, double mode_tol, int mode_maxit);
-RcppExport SEXP _glamm_cpp_model_new(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP trialsSEXP, SEXP weightsSEXP, SEXP offsetSEXP, SEXP startSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP n_categoriesSEXP, SEXP n_agqSEXP, SEXP n_threadsSEXP, SEXP mode_tolSEXP, SEXP mode_maxitSEXP) {
+SEXP cpp_model_new(Rcpp::NumericMatrix X, Rcpp::NumericVector y, Rcpp::NumericVector trials, Rcpp::NumericVector weights, Rcpp::NumericVector offset, Rcpp::List levels, int family, int link, int n_categories, Rcpp::IntegerVector nAGQ, int n_threads, double mode_tol, int mode_maxit, bool use_tree);
+RcppExport SEXP _glamm_cpp_model_new(SEXP XSEXP, SEXP ySEXP, SEXP trialsSEXP, SEXP weightsSEXP, SEXP offsetSEXP, SEXP levelsSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP n_categoriesSEXP, SEXP nAGQSEXP, SEXP n_threadsSEXP, SEXP mode_tolSEXP, SEXP mode_maxitSEXP, SEXP use_treeSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type X(XSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type Z(ZSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type trials(trialsSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type weights(weightsSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type offset(offsetSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start(startSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type levels(levelsSEXP);
     Rcpp::traits::input_parameter< int >::type family(familySEXP);
     Rcpp::traits::input_parameter< int >::type link(linkSEXP);
     Rcpp::traits::input_parameter< int >::type n_categories(n_categoriesSEXP);
-    Rcpp::traits::input_parameter< int >::type n_agq(n_agqSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nAGQ(nAGQSEXP);
     Rcpp::traits::input_parameter< int >::type n_threads(n_threadsSEXP);
     Rcpp::traits::input_parameter< double >::type mode_tol(mode_tolSEXP);
     Rcpp::traits::input_parameter< int >::type mode_maxit(mode_maxitSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_model_new(X, Z, y, trials, weights, offset, start, family, link, n_categories, n_agq, n_threads, mode_tol, mode_maxit));
+    Rcpp::traits::input_parameter< bool >::type use_tree(use_treeSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_model_new(X, y, trials, weights, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree));
     return rcpp_result_gen;
 END_RCPP
 }
 // cpp_model_eval
-Rcpp::List cpp_model_eval(SEXP ptr, Rcpp::NumericVector beta, Rcpp::NumericMatrix Lambda, Rcpp::NumericVector psi, bool gradient);
-RcppExport SEXP _glamm_cpp_model_eval(SEXP ptrSEXP, SEXP betaSEXP, SEXP LambdaSEXP, SEXP psiSEXP, SEXP gradientSEXP) {
+Rcpp::List cpp_model_eval(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda, Rcpp::NumericVector psi, bool gradient, bool scores);
+RcppExport SEXP _glamm_cpp_model_eval(SEXP ptrSEXP, SEXP betaSEXP, SEXP LambdaSEXP, SEXP psiSEXP, SEXP gradientSEXP, SEXP scoresSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type Lambda(LambdaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type Lambda(LambdaSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type psi(psiSEXP);
     Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_model_eval(ptr, beta, Lambda, psi, gradient));
+    Rcpp::traits::input_parameter< bool >::type scores(scoresSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_model_eval(ptr, beta, Lambda, psi, gradient, scores));
     return rcpp_result_gen;
 END_RCPP
 }
 // cpp_model_posterior
-Rcpp::List cpp_model_posterior(SEXP ptr, Rcpp::NumericVector beta, Rcpp::NumericMatrix Lambda, Rcpp::NumericVector psi);
+Rcpp::List cpp_model_posterior(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda, Rcpp::NumericVector psi);
 RcppExport SEXP _glamm_cpp_model_posterior(SEXP ptrSEXP, SEXP betaSEXP, SEXP LambdaSEXP, SEXP psiSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type Lambda(LambdaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type Lambda(LambdaSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type psi(psiSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_model_posterior(ptr, beta, Lambda, psi));
     return rcpp_result_gen;
@@ -90,7 +91,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_codes", (DL_FUNC) &_glamm_cpp_codes, 0},
     {"_glamm_cpp_gauss_hermite", (DL_FUNC) &_glamm_cpp_gauss_hermite, 1},
     {"_glamm_cpp_model_new", (DL_FUNC) &_glamm_cpp_model_new, 14},
-    {"_glamm_cpp_model_eval", (DL_FUNC) &_glamm_cpp_model_eval, 5},
+    {"_glamm_cpp_model_eval", (DL_FUNC) &_glamm_cpp_model_eval, 6},
     {"_glamm_cpp_model_posterior", (DL_FUNC) &_glamm_cpp_model_posterior, 4},
     {NULL, NULL, 0}
 };

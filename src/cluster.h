@@ -1,5 +1,7 @@
-// One top-level cluster: mode, curvature, AGHQ log-likelihood and its exact
-// gradient. See cluster.cpp for the formulas.
+// One top-level cluster of a two-level model (one level of random effects):
+// mode, curvature, AGHQ log-likelihood and its adjoints. The integrator sees
+// only the rows' responses, eta_fix and the effective design T (design.h).
+// See cluster.cpp for the formulas; tree.h is the general nested integrator.
 #ifndef GLAMM_CLUSTER_H
 #define GLAMM_CLUSTER_H
 
@@ -10,16 +12,6 @@
 #include "quadrature.h"
 
 namespace glamm {
-
-// The data of all clusters, rows sorted by cluster. Pointers refer to memory
-// owned by R (kept alive by the model object).
-struct ClusterData {
-  int n = 0, q = 0;
-  const double* Z = nullptr;        // n x q, column-major
-  std::vector<Response> response;   // per row
-  std::vector<int> start;           // rows of cluster j: [start[j], start[j + 1])
-  int n_clusters() const { return static_cast<int>(start.size()) - 1; }
-};
 
 // Small q x q matrices and q-vectors live on the stack (no allocation per
 // cluster); q is at most MAX_Q random effects per cluster.
@@ -32,33 +24,36 @@ struct ModeControl {
   int maxit = 100;     // Newton iterations per cluster and evaluation
 };
 
+// The rows of one cluster as the integrator sees them.
+struct ClusterRows {
+  int m = 0;                           // number of rows
+  const Response* response = nullptr;  // m responses
+  const double* eta_fix = nullptr;     // m values
+  const Eigen::MatrixXd* T = nullptr;  // effective design, first m rows used
+};
+
 // Per-thread scratch space, sized once for the largest cluster.
 struct ClusterWork {
-  Eigen::MatrixXd Zt, V, node_d1, D, T;
-  Eigen::VectorXd eta_fix, eta, eta_node, d1, d2, d3, a, h, e, zeta, G, omega;
+  Eigen::MatrixXd V, node_d1, D, Tbar;
+  Eigen::VectorXd eta, eta_node, d1, d2, d3, a, h, e, zeta, G, omega;
   Eigen::MatrixXd omega_z;
   void resize(int max_rows, int q, int n_nodes);
 };
 
-// What one cluster's evaluation returns.
+// What one cluster's evaluation returns (u in the integrator's coordinates).
 struct ClusterOut {
   double loglik = 0.0;
   bool ok = true;
-  SmallVec mode, post_mean;  // standardized scale u
-  SmallMat post_cov;         // posterior covariance of u (AGHQ)
-  SmallMat mode_cov;         // H^{-1}: covariance of the Gaussian approximation at the mode
+  SmallVec mode, post_mean;
+  SmallMat post_cov;  // posterior covariance of u (AGHQ)
+  SmallMat mode_cov;  // H^{-1}: covariance of the Gaussian approximation at the mode
 };
 
-// Evaluates cluster j at linear predictor eta_fix (fixed part, all rows) and
-// relative factor Lambda. u_start is the Newton starting point. With
-// want_grad, writes the per-row coefficients e (d logL / d eta_fix) into
-// e_out[start..end), and adds d logL / d Lambda into g_lambda and
-// d logL / d psi into g_psi.
-void cluster_eval(const ClusterData& data, const Family& family, const ProductGrid& grid,
-                  const SmallMat& Lambda, const double* eta_fix,
+// Evaluates one cluster from the Newton start u_start. With want_grad, writes
+// ebar (m values) and Tbar (w.Tbar, m x q) and adds dlogL/dpsi into g_psi.
+void cluster_eval(const Family& family, const ProductGrid& grid, const ClusterRows& rows,
                   const SmallVec& u_start, const ModeControl& ctl, bool want_grad,
-                  int j, ClusterWork& w, ClusterOut& out, double* e_out,
-                  Eigen::Ref<Eigen::MatrixXd> g_lambda, Eigen::Ref<Eigen::VectorXd> g_psi);
+                  ClusterWork& w, ClusterOut& out, double* ebar, double* g_psi);
 
 }  // namespace glamm
 

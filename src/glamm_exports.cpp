@@ -1,6 +1,7 @@
 // The only file that sees Rcpp types: converts R objects to Eigen maps,
 // calls the engine and converts results back. Rcpp turns C++ exceptions
-// into R errors. Cluster starts arrive 0-based from R (R/fit.R).
+// into R errors. Cluster ids arrive 0-based from R (R/fit.R); levels are
+// listed innermost first.
 #include <RcppEigen.h>
 
 #include "codes.h"
@@ -12,6 +13,22 @@
 using Eigen::Map;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
+
+namespace {
+
+Rcpp::XPtr<glamm::Model> model_of(SEXP ptr) {
+  Rcpp::XPtr<glamm::Model> model(ptr);
+  if (!model) Rcpp::stop("the model object is no longer valid (was it saved and reloaded?)");
+  return model;
+}
+
+std::vector<MatrixXd> matrices(const Rcpp::List& x) {
+  std::vector<MatrixXd> out;
+  for (R_xlen_t l = 0; l < x.size(); ++l) out.push_back(Rcpp::as<MatrixXd>(x[l]));
+  return out;
+}
+
+}  // namespace
 
 // [[Rcpp::export]]
 Rcpp::List cpp_codes() {
@@ -33,55 +50,68 @@ Rcpp::List cpp_gauss_hermite(int K) {
   return Rcpp::List::create(Rcpp::Named("nodes") = gh.nodes, Rcpp::Named("weights") = gh.weights);
 }
 
+// levels: list of list(Z = n x q_l matrix, node = 0-based integer cluster ids).
 // [[Rcpp::export]]
-SEXP cpp_model_new(Rcpp::NumericMatrix X, Rcpp::NumericMatrix Z, Rcpp::NumericVector y,
-                   Rcpp::NumericVector trials, Rcpp::NumericVector weights,
-                   Rcpp::NumericVector offset, Rcpp::IntegerVector start, int family, int link,
-                   int n_categories, int n_agq, int n_threads, double mode_tol, int mode_maxit) {
+SEXP cpp_model_new(Rcpp::NumericMatrix X, Rcpp::NumericVector y, Rcpp::NumericVector trials,
+                   Rcpp::NumericVector weights, Rcpp::NumericVector offset, Rcpp::List levels,
+                   int family, int link, int n_categories, Rcpp::IntegerVector nAGQ,
+                   int n_threads, double mode_tol, int mode_maxit, bool use_tree) {
   Map<MatrixXd> Xm(X.begin(), X.nrow(), X.ncol());
-  Map<MatrixXd> Zm(Z.begin(), Z.nrow(), Z.ncol());
   Map<VectorXd> ym(y.begin(), y.size()), tm(trials.begin(), trials.size()),
       wm(weights.begin(), weights.size()), om(offset.begin(), offset.size());
+  std::vector<glamm::LevelData> lev;
+  for (R_xlen_t l = 0; l < levels.size(); ++l) {
+    Rcpp::List item = levels[l];
+    Rcpp::NumericMatrix Z = item["Z"];
+    Rcpp::IntegerVector node = item["node"];
+    lev.push_back({Map<MatrixXd>(Z.begin(), Z.nrow(), Z.ncol()),
+                   std::vector<int>(node.begin(), node.end())});
+  }
   glamm::ModeControl ctl;
   ctl.tol = mode_tol;
   ctl.maxit = mode_maxit;
-  std::vector<int> st(start.begin(), start.end());
-  glamm::Model* model = new glamm::Model(Xm, Zm, ym, tm, wm, om, st, family, link, n_categories,
-                                         n_agq, n_threads < 1 ? 1 : n_threads, ctl);
+  std::vector<int> K(nAGQ.begin(), nAGQ.end());
+  glamm::Model* model = new glamm::Model(Xm, ym, tm, wm, om, lev, family, link, n_categories, K,
+                                         n_threads < 1 ? 1 : n_threads, ctl, use_tree);
   // The R vectors the maps point into are kept alive with the pointer.
-  Rcpp::List keep = Rcpp::List::create(X, Z, y, trials, weights, offset);
+  Rcpp::List keep = Rcpp::List::create(X, y, trials, weights, offset, levels);
   return Rcpp::XPtr<glamm::Model>(model, true, R_NilValue, keep);
 }
 
 // [[Rcpp::export]]
-Rcpp::List cpp_model_eval(SEXP ptr, Rcpp::NumericVector beta, Rcpp::NumericMatrix Lambda,
-                          Rcpp::NumericVector psi, bool gradient) {
-  Rcpp::XPtr<glamm::Model> model(ptr);
-  if (!model) Rcpp::stop("the model object is no longer valid (was it saved and reloaded?)");
-  VectorXd b = Rcpp::as<VectorXd>(beta), ps = Rcpp::as<VectorXd>(psi);
-  MatrixXd L = Rcpp::as<MatrixXd>(Lambda);
+Rcpp::List cpp_model_eval(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda,
+                          Rcpp::NumericVector psi, bool gradient, bool scores) {
+  Rcpp::XPtr<glamm::Model> model = model_of(ptr);
   double ll;
   glamm::Gradient g;
-  int n_fail = model->eval(b, L, ps, &ll, gradient ? &g : nullptr);
+  int n_fail = model->eval(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi),
+                           &ll, gradient ? &g : nullptr, scores);
   Rcpp::List out = Rcpp::List::create(Rcpp::Named("loglik") = ll, Rcpp::Named("n_fail") = n_fail);
   if (gradient && n_fail == 0) {
     out["grad_beta"] = g.beta;
-    out["grad_lambda"] = g.lambda;
+    Rcpp::List gl(g.lambda.size());
+    for (size_t l = 0; l < g.lambda.size(); ++l) gl[l] = g.lambda[l];
+    out["grad_lambda"] = gl;
     out["grad_psi"] = g.psi;
+    if (scores) out["scores"] = g.scores;
   }
   return out;
 }
 
 // [[Rcpp::export]]
-Rcpp::List cpp_model_posterior(SEXP ptr, Rcpp::NumericVector beta, Rcpp::NumericMatrix Lambda,
+Rcpp::List cpp_model_posterior(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda,
                                Rcpp::NumericVector psi) {
-  Rcpp::XPtr<glamm::Model> model(ptr);
-  if (!model) Rcpp::stop("the model object is no longer valid (was it saved and reloaded?)");
+  Rcpp::XPtr<glamm::Model> model = model_of(ptr);
   glamm::Posterior post;
-  int n_fail = model->posterior(Rcpp::as<VectorXd>(beta), Rcpp::as<MatrixXd>(Lambda),
+  int n_fail = model->posterior(Rcpp::as<VectorXd>(beta), matrices(Lambda),
                                 Rcpp::as<VectorXd>(psi), &post);
   if (n_fail > 0) Rcpp::stop("the mode search failed in %d cluster(s)", n_fail);
-  return Rcpp::List::create(Rcpp::Named("mode") = post.mode, Rcpp::Named("mean") = post.mean,
-                            Rcpp::Named("cov") = post.cov, Rcpp::Named("mode_cov") = post.mode_cov,
-                            Rcpp::Named("loglik") = post.loglik);
+  Rcpp::List levels(post.level.size());
+  for (size_t l = 0; l < post.level.size(); ++l) {
+    const glamm::LevelPosterior& lp = post.level[l];
+    levels[l] = Rcpp::List::create(Rcpp::Named("mode") = lp.mode, Rcpp::Named("mean") = lp.mean,
+                                   Rcpp::Named("cov") = lp.cov,
+                                   Rcpp::Named("mode_cov") = lp.mode_cov);
+  }
+  return Rcpp::List::create(Rcpp::Named("levels") = levels, Rcpp::Named("loglik") = post.loglik);
 }

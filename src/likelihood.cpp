@@ -1,13 +1,14 @@
-// Sum over clusters of the AGHQ log-likelihood (cluster.cpp) and its gradient:
-//   log L = sum_j log L_j,   d log L / d beta = X' e,
-// where e_i = d log L_j / d eta_i collects every path by which the fixed part
-// of the linear predictor enters (nodes, mode and curvature).
+// Sum over top-level clusters of the AGHQ log-likelihood and its gradient:
+//   log L = sum_k log L_k,   d log L / d theta = sum_k s_k,
+// where the score s_k of top cluster k comes from its integrator's adjoints
+// (ebar, Tbar, psibar) through the parameter layer (design.h).
 #include "likelihood.h"
 
 #include <algorithm>
 #include <atomic>
 #include <limits>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -16,72 +17,96 @@ namespace glamm {
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
-Model::Model(const Eigen::Map<MatrixXd>& X, const Eigen::Map<MatrixXd>& Z,
-             const Eigen::Map<VectorXd>& y, const Eigen::Map<VectorXd>& trials,
-             const Eigen::Map<VectorXd>& weights, const Eigen::Map<VectorXd>& offset,
-             const std::vector<int>& start, int family, int link, int n_categories, int n_agq,
-             int n_threads, const ModeControl& ctl)
-    : X_(X), offset_(offset), family_(make_family(family, link, n_categories)),
+namespace {
+
+std::vector<Eigen::Map<MatrixXd> > level_maps(const std::vector<LevelData>& levels) {
+  std::vector<Eigen::Map<MatrixXd> > out;
+  for (const LevelData& l : levels) out.push_back(l.Z);
+  return out;
+}
+
+}  // namespace
+
+Model::Model(const Eigen::Map<MatrixXd>& X, const Eigen::Map<VectorXd>& y,
+             const Eigen::Map<VectorXd>& trials, const Eigen::Map<VectorXd>& weights,
+             const Eigen::Map<VectorXd>& offset, const std::vector<LevelData>& levels,
+             int family, int link, int n_categories, const std::vector<int>& n_agq,
+             int n_threads, const ModeControl& ctl, bool use_tree)
+    : design_(X, offset, level_maps(levels)), family_(make_family(family, link, n_categories)),
       n_threads_(n_threads), ctl_(ctl) {
-  const int n = static_cast<int>(X.rows());
-  if (Z.rows() != n || y.size() != n || trials.size() != n || weights.size() != n ||
-      offset.size() != n)
+  const int n = design_.n(), L = design_.n_levels();
+  if (y.size() != n || trials.size() != n || weights.size() != n)
     throw std::invalid_argument("X, Z, y, trials, weights and offset must have the same rows");
-  if (start.size() < 2 || start.front() != 0 || start.back() != n)
-    throw std::invalid_argument("cluster starts must run from 0 to the number of rows");
-  if (n_agq < 1) throw std::invalid_argument("the number of quadrature points must be >= 1");
-  if (Z.cols() < 1 || Z.cols() > MAX_Q)
-    throw std::invalid_argument("the number of random effects per cluster must be 1 to 10");
-  data_.n = n;
-  data_.q = static_cast<int>(Z.cols());
-  data_.Z = Z.data();
-  data_.start = start;
-  data_.response.resize(n);
-  for (int i = 0; i < n; ++i) data_.response[i] = {y(i), trials(i), weights(i)};
+  if (static_cast<int>(n_agq.size()) != L)
+    throw std::invalid_argument("one number of quadrature points per level is needed");
+  std::vector<std::vector<int> > node(L);
+  std::vector<int> q(L), K(L);
+  for (int d = 0; d < L; ++d) {  // depth d is level L - 1 - d
+    const LevelData& lev = levels[L - 1 - d];
+    if (static_cast<int>(lev.node.size()) != n)
+      throw std::invalid_argument("each level needs a cluster for every row");
+    node[d] = lev.node;
+    q[d] = static_cast<int>(lev.Z.cols());
+    K[d] = n_agq[L - 1 - d];
+    if (K[d] < 1) throw std::invalid_argument("the number of quadrature points must be >= 1");
+    if (q[d] > MAX_Q) throw std::invalid_argument("at most 10 random effects per level");
+  }
+  shape_.build(node, q);
+  response_.resize(n);
+  for (int i = 0; i < n; ++i) response_[i] = {y(i), trials(i), weights(i)};
+  tree_ = use_tree || L > 1;
+  if (tree_) {
+    grids_.build(shape_, K);
+  } else {
+    grid_ = product_grid(K[0], q[0]);
+  }
+  const int nt = shape_.n_top();
   max_rows_ = 0;
-  for (int j = 0; j < data_.n_clusters(); ++j) {
-    int m = start[j + 1] - start[j];
-    if (m <= 0) throw std::invalid_argument("empty cluster");
-    if (m > max_rows_) max_rows_ = m;
+  max_nodes_.assign(L, 0);
+  for (int k = 0; k < nt; ++k) {
+    max_rows_ = std::max(max_rows_, shape_.row_start[0][k + 1] - shape_.row_start[0][k]);
+    for (int d = 0; d < L; ++d)
+      max_nodes_[d] = std::max(max_nodes_[d], shape_.first_node[d][k + 1] - shape_.first_node[d][k]);
   }
-  grid_ = product_grid(n_agq, data_.q);
-  const int nc = data_.n_clusters(), q = data_.q;
-  u_warm_ = MatrixXd::Zero(q, nc);
-  eta_fix_.resize(n);
-  e_.resize(n);
-  ll_cluster_.resize(nc);
-  g_lambda_cluster_.resize(q * q, nc);
-  g_psi_cluster_.resize(family_->n_extra(), nc);
+  u_warm_.resize(L);
+  for (int d = 0; d < L; ++d) u_warm_[d] = MatrixXd::Zero(q[d], shape_.n_nodes(d));
+  score_.resize(design_.n_score() + family_->n_extra(), nt);
+  ll_top_.resize(nt);
 }
 
-int Model::eval(const VectorXd& beta, const MatrixXd& Lambda, const VectorXd& psi,
-                double* loglik, Gradient* grad) {
-  return run(beta, Lambda, psi, grad != nullptr, loglik, grad, nullptr);
+int Model::eval(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const VectorXd& psi,
+                double* loglik, Gradient* grad, bool want_scores) {
+  return run(beta, Lambda, psi, grad != nullptr, loglik, grad, want_scores, nullptr);
 }
 
-int Model::posterior(const VectorXd& beta, const MatrixXd& Lambda, const VectorXd& psi,
-                     Posterior* post) {
+int Model::posterior(const VectorXd& beta, const std::vector<MatrixXd>& Lambda,
+                     const VectorXd& psi, Posterior* post) {
   double ll;
-  return run(beta, Lambda, psi, false, &ll, nullptr, post);
+  return run(beta, Lambda, psi, false, &ll, nullptr, false, post);
 }
 
-int Model::run(const VectorXd& beta, const MatrixXd& Lambda, const VectorXd& psi,
-               bool want_grad, double* loglik, Gradient* grad, Posterior* post) {
-  const int nc = data_.n_clusters(), q = data_.q, n_extra = family_->n_extra();
-  if (beta.size() != X_.cols() || Lambda.rows() != q || Lambda.cols() != q ||
-      psi.size() != n_extra)
-    throw std::invalid_argument("parameter dimensions do not match the model");
+int Model::run(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const VectorXd& psi,
+               bool want_grad, double* loglik, Gradient* grad, bool want_scores,
+               Posterior* post) {
+  const int nt = shape_.n_top(), L = shape_.L, R = shape_.R(), n_extra = family_->n_extra();
+  const int n_score = design_.n_score();
+  if (psi.size() != n_extra) throw std::invalid_argument("parameter dimensions do not match the model");
+  design_.set(beta, Lambda);
   family_->set_extra(psi.data());
-  const SmallMat lambda = Lambda;
-  eta_fix_.noalias() = X_ * beta + offset_;
   if (post) {
-    post->mode.resize(nc, q);
-    post->mean.resize(nc, q);
-    post->cov.resize(nc, q * q);
-    post->mode_cov.resize(nc, q * q);
-    post->loglik.resize(nc);
+    post->level.resize(L);
+    for (int l = 0; l < L; ++l) {
+      const int d = L - 1 - l, q = shape_.q[d], nn = shape_.n_nodes(d);
+      LevelPosterior& lp = post->level[l];
+      lp.mode.resize(nn, q);
+      lp.mean.resize(nn, q);
+      lp.cov.resize(nn, q * q);
+      lp.mode_cov.resize(nn, q * q);
+    }
+    post->loglik.resize(nt);
   }
-  // Clusters are handed out in chunks through an atomic counter. Worker
+  const int n_nodes_row = tree_ ? grids_.combos(L - 1) : static_cast<int>(grid_.weight.size());
+  // Top clusters are handed out in chunks through an atomic counter. Worker
   // threads touch only their clusters' slots and never call R; an exception
   // in a worker is caught there and rethrown here after the join.
   std::atomic<int> next(0), n_fail(0);
@@ -89,31 +114,71 @@ int Model::run(const VectorXd& beta, const MatrixXd& Lambda, const VectorXd& psi
   const int chunk = 16;
   auto worker = [&]() {
     try {
-      ClusterWork w;
-      w.resize(max_rows_, q, static_cast<int>(grid_.weight.size()));
-      ClusterOut out;
-      for (int first = next.fetch_add(chunk); first < nc; first = next.fetch_add(chunk)) {
-        const int last = std::min(first + chunk, nc);
-        for (int j = first; j < last; ++j) {
-          Eigen::Map<MatrixXd> gl(g_lambda_cluster_.col(j).data(), q, q);
-          gl.setZero();
-          g_psi_cluster_.col(j).setZero();
-          SmallVec u0 = u_warm_.col(j);
-          cluster_eval(data_, *family_, grid_, lambda, eta_fix_.data(), u0, ctl_, want_grad, j,
-                       w, out, e_.data(), gl, g_psi_cluster_.col(j));
-          ll_cluster_(j) = out.loglik;
-          if (!out.ok) {
+      VectorXd eta_fix(max_rows_), ebar(max_rows_);
+      MatrixXd T(max_rows_, R), Tbar(max_rows_, R);
+      ClusterWork cw;
+      TreeWork tw;
+      TreePosterior tp;
+      if (tree_) {
+        tw.resize(shape_, grids_, max_nodes_, max_rows_);
+        for (auto* v : {&tp.mode, &tp.mean, &tp.cov, &tp.mode_cov}) v->resize(L);
+      } else {
+        cw.resize(max_rows_, R, n_nodes_row);
+      }
+      ClusterOut co;
+      TreeOut to;
+      for (int first = next.fetch_add(chunk); first < nt; first = next.fetch_add(chunk)) {
+        const int last = std::min(first + chunk, nt);
+        for (int k = first; k < last; ++k) {
+          const int s = shape_.row_start[0][k], m = shape_.row_start[0][k + 1] - s;
+          design_.fill(s, m, eta_fix.data(), T.topRows(m));
+          ClusterRows rows;
+          rows.m = m;
+          rows.response = &response_[s];
+          rows.eta_fix = eta_fix.data();
+          rows.T = &T;
+          auto sc = score_.col(k);
+          sc.setZero();
+          bool ok;
+          if (tree_) {
+            tree_eval(shape_, grids_, *family_, rows, k, u_warm_, ctl_, want_grad, tw, to,
+                      ebar.data(), Tbar.topRows(m), sc.data() + n_score, post ? &tp : nullptr);
+            ok = to.ok;
+            ll_top_(k) = to.loglik;
+          } else {
+            SmallVec u0 = u_warm_[0].col(k);
+            cluster_eval(*family_, grid_, rows, u0, ctl_, want_grad, cw, co, ebar.data(),
+                         sc.data() + n_score);
+            ok = co.ok;
+            ll_top_(k) = co.loglik;
+            if (ok) u_warm_[0].col(k) = co.mode;
+          }
+          if (!ok) {
             ++n_fail;
             continue;
           }
-          u_warm_.col(j) = out.mode;
-          if (post) {
-            post->mode.row(j) = out.mode.transpose();
-            post->mean.row(j) = out.post_mean.transpose();
-            post->cov.row(j) = Eigen::Map<const VectorXd>(out.post_cov.data(), q * q).transpose();
-            post->mode_cov.row(j) =
-                Eigen::Map<const VectorXd>(out.mode_cov.data(), q * q).transpose();
-            post->loglik(j) = out.loglik;
+          if (want_grad)
+            design_.backward(s, m, ebar.data(), tree_ ? Tbar.topRows(m) : cw.Tbar.topRows(m),
+                             sc.data());
+          if (!post) continue;
+          post->loglik(k) = ll_top_(k);
+          // Back from the integrator's reversed coordinates (design.h).
+          for (int d = 0; d < L; ++d) {
+            LevelPosterior& lp = post->level[L - 1 - d];
+            const int q = shape_.q[d];
+            const int v0 = tree_ ? shape_.first_node[d][k] : k;
+            const int nv = tree_ ? shape_.first_node[d][k + 1] - v0 : 1;
+            for (int v = 0; v < nv; ++v) {
+              VectorXd mo = tree_ ? VectorXd(tp.mode[d].col(v)) : VectorXd(co.mode);
+              VectorXd me = tree_ ? VectorXd(tp.mean[d].col(v)) : VectorXd(co.post_mean);
+              MatrixXd cv = tree_ ? MatrixXd(tp.cov[d].middleCols(v * q, q)) : MatrixXd(co.post_cov);
+              MatrixXd mc = tree_ ? MatrixXd(tp.mode_cov[d].middleCols(v * q, q)) : MatrixXd(co.mode_cov);
+              lp.mode.row(v0 + v) = mo.reverse().transpose();
+              lp.mean.row(v0 + v) = me.reverse().transpose();
+              MatrixXd cr = cv.reverse(), mr = mc.reverse();
+              lp.cov.row(v0 + v) = Eigen::Map<const VectorXd>(cr.data(), q * q).transpose();
+              lp.mode_cov.row(v0 + v) = Eigen::Map<const VectorXd>(mr.data(), q * q).transpose();
+            }
           }
         }
       }
@@ -123,11 +188,16 @@ int Model::run(const VectorXd& beta, const MatrixXd& Lambda, const VectorXd& psi
   };
   // Threads pay off only when an evaluation has enough work: rows x (nodes +
   // about three Newton passes for the modes); starting one costs ~30 us.
-  const double work =
-      static_cast<double>(data_.n) * (static_cast<double>(grid_.weight.size()) + 3.0);
-  const int n_workers = work < 5000.0 ? 1 : std::min(n_threads_, (nc + chunk - 1) / chunk);
+  const double work = static_cast<double>(design_.n()) * (static_cast<double>(n_nodes_row) + 3.0);
+  const int n_workers = work < 5000.0 ? 1 : std::min(n_threads_, (nt + chunk - 1) / chunk);
   std::vector<std::thread> pool;
-  for (int t = 1; t < n_workers; ++t) pool.emplace_back(worker);
+  for (int t = 1; t < n_workers; ++t) {
+    try {
+      pool.emplace_back(worker);
+    } catch (const std::system_error&) {  // no more threads: carry on with those running
+      break;
+    }
+  }
   worker();
   for (std::thread& th : pool) th.join();
   if (failed) throw std::runtime_error("the likelihood evaluation ran out of memory or failed");
@@ -135,12 +205,17 @@ int Model::run(const VectorXd& beta, const MatrixXd& Lambda, const VectorXd& psi
     *loglik = -std::numeric_limits<double>::infinity();
     return n_fail.load();
   }
-  *loglik = ll_cluster_.sum();
+  *loglik = ll_top_.sum();
   if (want_grad) {
-    grad->beta.noalias() = X_.transpose() * e_;
-    VectorXd gl = g_lambda_cluster_.rowwise().sum();
-    grad->lambda = Eigen::Map<MatrixXd>(gl.data(), q, q);
-    grad->psi = g_psi_cluster_.rowwise().sum();
+    VectorXd total = score_.rowwise().sum();
+    grad->beta = total.head(design_.p());
+    grad->lambda.resize(L);
+    for (int l = 0; l < L; ++l) {
+      const int q = design_.q(l);
+      grad->lambda[l] = Eigen::Map<const MatrixXd>(total.data() + design_.score_col(l), q, q);
+    }
+    grad->psi = total.tail(n_extra);
+    if (want_scores) grad->scores = score_.transpose();
   }
   return 0;
 }

@@ -1,7 +1,8 @@
-// The model: data of all clusters, the family, the quadrature grid and warm
-// starts for the modes. The log-likelihood is the sum over independent
-// clusters, evaluated in parallel (std::thread) with per-thread workspaces and
-// reduced in cluster order, so results do not depend on the thread count.
+// The model: the parameter layer (design.h), the responses, the family, the
+// integrator for the nesting of the clusters and warm starts for the modes.
+// The log-likelihood is the sum over independent top-level clusters,
+// evaluated in parallel (std::thread) with per-thread workspaces and reduced
+// in cluster order, so results do not depend on the thread count.
 #ifndef GLAMM_LIKELIHOOD_H
 #define GLAMM_LIKELIHOOD_H
 
@@ -10,60 +11,73 @@
 #include <vector>
 
 #include "cluster.h"
+#include "design.h"
 #include "family.h"
 #include "quadrature.h"
+#include "tree.h"
 
 namespace glamm {
 
+// Levels are listed innermost first, as in R.
 struct Gradient {
   Eigen::VectorXd beta;
-  Eigen::MatrixXd lambda;  // q x q, lower triangle meaningful
+  std::vector<Eigen::MatrixXd> lambda;  // q_l x q_l, lower triangle meaningful
   Eigen::VectorXd psi;
+  Eigen::MatrixXd scores;  // n_top x (p + sum q_l^2 + n_extra), when asked
+};
+
+struct LevelPosterior {
+  Eigen::MatrixXd mode, mean;  // n_l x q_l, standardized scale
+  Eigen::MatrixXd cov;         // n_l x (q_l * q_l), column-major q x q per row
+  Eigen::MatrixXd mode_cov;    // the same layout: (H^{-1})_vv at the mode
 };
 
 struct Posterior {
-  Eigen::MatrixXd mode, mean;  // n_clusters x q, standardized scale
-  Eigen::MatrixXd cov;         // n_clusters x (q * q), column-major q x q per row
-  Eigen::MatrixXd mode_cov;    // the same layout: H^{-1} at the mode
-  Eigen::VectorXd loglik;      // per cluster
+  std::vector<LevelPosterior> level;
+  Eigen::VectorXd loglik;  // per top-level cluster
+};
+
+struct LevelData {
+  Eigen::Map<Eigen::MatrixXd> Z;  // n x q_l, rows sorted by the nesting
+  std::vector<int> node;          // 0-based cluster of each row
 };
 
 class Model {
  public:
-  Model(const Eigen::Map<Eigen::MatrixXd>& X, const Eigen::Map<Eigen::MatrixXd>& Z,
-        const Eigen::Map<Eigen::VectorXd>& y, const Eigen::Map<Eigen::VectorXd>& trials,
-        const Eigen::Map<Eigen::VectorXd>& weights, const Eigen::Map<Eigen::VectorXd>& offset,
-        const std::vector<int>& start, int family, int link, int n_categories, int n_agq,
-        int n_threads, const ModeControl& ctl);
+  Model(const Eigen::Map<Eigen::MatrixXd>& X, const Eigen::Map<Eigen::VectorXd>& y,
+        const Eigen::Map<Eigen::VectorXd>& trials, const Eigen::Map<Eigen::VectorXd>& weights,
+        const Eigen::Map<Eigen::VectorXd>& offset, const std::vector<LevelData>& levels,
+        int family, int link, int n_categories, const std::vector<int>& n_agq, int n_threads,
+        const ModeControl& ctl, bool use_tree);
 
   int n_extra() const { return family_->n_extra(); }
-  int q() const { return data_.q; }
-  int p() const { return static_cast<int>(X_.cols()); }
 
-  // Log-likelihood (sum over clusters; R adds the constant); gradient when grad != nullptr.
-  // Returns the number of clusters whose mode search failed (then loglik = -inf).
-  int eval(const Eigen::VectorXd& beta, const Eigen::MatrixXd& Lambda,
-           const Eigen::VectorXd& psi, double* loglik, Gradient* grad);
-  int posterior(const Eigen::VectorXd& beta, const Eigen::MatrixXd& Lambda,
+  // Log-likelihood (sum over top clusters; R adds the constant); gradient when
+  // grad != nullptr (with per-top-cluster scores when want_scores). Returns
+  // the number of top clusters whose mode search failed (then loglik = -inf).
+  int eval(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
+           const Eigen::VectorXd& psi, double* loglik, Gradient* grad, bool want_scores);
+  int posterior(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
                 const Eigen::VectorXd& psi, Posterior* post);
 
  private:
-  int run(const Eigen::VectorXd& beta, const Eigen::MatrixXd& Lambda,
+  int run(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
           const Eigen::VectorXd& psi, bool want_grad, double* loglik, Gradient* grad,
-          Posterior* post);
+          bool want_scores, Posterior* post);
 
-  Eigen::Map<Eigen::MatrixXd> X_;
-  Eigen::Map<Eigen::VectorXd> offset_;
-  ClusterData data_;
+  Design design_;
+  std::vector<Response> response_;
   std::unique_ptr<Family> family_;
-  ProductGrid grid_;
-  int n_threads_;
+  TreeShape shape_;
+  bool tree_;           // the nested integrator (else the one-level fast path)
+  ProductGrid grid_;    // one-level fast path
+  TreeGrids grids_;     // nested integrator
+  std::vector<int> max_nodes_;
+  int max_rows_, n_threads_;
   ModeControl ctl_;
-  int max_rows_;
-  Eigen::MatrixXd u_warm_;          // q x n_clusters, last modes
-  Eigen::VectorXd eta_fix_, e_;     // n
-  Eigen::VectorXd ll_cluster_;      // n_clusters
-  Eigen::MatrixXd g_lambda_cluster_, g_psi_cluster_;  // (q*q) x n_clusters, n_extra x n_clusters
+  std::vector<Eigen::MatrixXd> u_warm_;  // per depth: q_d x n_d, last modes
+  Eigen::MatrixXd score_;                // (n_score + n_extra) x n_top
+  Eigen::VectorXd ll_top_;
 };
 
 }  // namespace glamm

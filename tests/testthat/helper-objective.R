@@ -7,12 +7,25 @@
 # Laplace). Returns the list from glamm:::make_objective(); its loglik(par,
 # gradient = TRUE) has par = c(beta, theta, log(sigma) for the gaussian).
 objective_for <- function(y, X, Z, g, family, K, weights = NULL, offset = NULL,
-                          pattern = NULL, nthreads = 1L) {
+                          pattern = NULL, nthreads = 1L, use_tree = FALSE) {
   g <- droplevels(as.factor(g))
   if (is.null(offset)) offset <- rep(0, nrow(X))
   if (is.null(pattern)) pattern <- lower.tri(diag(ncol(Z)), diag = TRUE)
   resp <- glamm:::prepare_response(y, family, weights)
-  glamm:::build_objective(X, Z, g, resp, offset, family, as.integer(K), pattern,
+  levels <- list(list(name = "g", group = g, factor = g, Z = Z, pattern = pattern))
+  glamm:::build_objective(X, levels, resp, offset, family, as.integer(K),
+                          glamm_control(nthreads = nthreads), use_tree = use_tree)
+}
+
+# The same for nested levels: re is a list of list(Z, group, pattern), and
+# K one number or one per level (innermost first after sorting by size).
+objective_nested <- function(y, X, re, family, K, weights = NULL, offset = NULL,
+                             nthreads = 1L) {
+  if (is.null(offset)) offset <- rep(0, nrow(X))
+  levels <- glamm:::fit_levels(NULL, NULL, NULL, re, nrow(X))
+  resp <- glamm:::prepare_response(y, family, weights)
+  K <- rep_len(as.integer(K), length(levels))
+  glamm:::build_objective(X, levels, resp, offset, family, K,
                           glamm_control(nthreads = nthreads))
 }
 

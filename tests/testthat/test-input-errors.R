@@ -116,11 +116,12 @@ test_that("a formula without random effects, or one-sided, is an error", {
   expect_error(glamm(~ x + (1 | g), data = ed, family = binomial), "two-sided formula")
 })
 
-test_that("nested and crossed random effects are reported as not supported yet", {
-  expect_error(glamm(y ~ x + (1 | g / h), data = ed, family = binomial, nAGQ = 3),
-               "nested grouping.*not supported yet")
+test_that("crossed random effects are reported as not supported yet", {
+  # h takes the values 1 to 4 in every cluster of g: crossed, unless h's labels are
+  # reused within g, which g/h says
   expect_error(glamm(y ~ x + (1 | g) + (1 | h), data = ed, family = binomial, nAGQ = 3),
-               "several grouping factors.*not supported yet")
+               paste0("g and h are crossed, not nested.*write the grouping factor as ",
+                      "\\(1 \\| g/h\\).*not supported yet"))
   expect_error(glamm(y ~ x + (x | g) + (1 | g), data = ed, family = binomial, nAGQ = 3),
                "repeat a column")
 })

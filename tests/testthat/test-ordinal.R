@@ -21,9 +21,7 @@ test_that("ordinal gradient equals central differences (3 links, q = 1, 2, K = 1
     fam <- ordinal(link)
     Z <- cbind(1, d$x1)[, seq_len(q), drop = FALSE]
     pattern <- lower.tri(diag(q), diag = TRUE)
-    resp <- glamm:::prepare_response(d$y, fam, NULL)
-    obj <- glamm:::build_objective(X, Z, d$g, resp, rep(0, nrow(d)), fam, K, pattern,
-                                   glamm_control(nthreads = 1))
+    obj <- objective_for(d$y, X, Z, d$g, fam, K, pattern = pattern)
     par <- c(0.5, -0.3, c(0.8, 0.2, 0.3)[seq_len(sum(pattern))], -0.8, log(1.2), log(1.4))
     v <- obj$loglik(par, gradient = TRUE)
     fd <- central_diff(function(p) as.numeric(obj$loglik(p)), par)

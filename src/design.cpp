@@ -1,0 +1,56 @@
+// The parameter layer (formulas in design.h).
+#include "design.h"
+
+#include <stdexcept>
+
+namespace glamm {
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+Design::Design(const Eigen::Map<MatrixXd>& X, const Eigen::Map<VectorXd>& offset,
+               const std::vector<Eigen::Map<MatrixXd> >& Z)
+    : X_(X), offset_(offset), Z_(Z) {
+  if (Z_.empty()) throw std::invalid_argument("the model needs at least one level of random effects");
+  col_.assign(1, 0);
+  score_col_.assign(1, p());
+  for (const auto& Zl : Z_) {
+    if (Zl.rows() != X_.rows()) throw std::invalid_argument("X and Z must have the same rows");
+    if (Zl.cols() < 1) throw std::invalid_argument("a level has no random effects");
+    col_.push_back(col_.back() + static_cast<int>(Zl.cols()));
+    score_col_.push_back(score_col_.back() + static_cast<int>(Zl.cols() * Zl.cols()));
+  }
+  if (offset_.size() != X_.rows()) throw std::invalid_argument("offset must have one value per row");
+}
+
+void Design::set(const VectorXd& beta, const std::vector<MatrixXd>& Lambda) {
+  if (beta.size() != p() || static_cast<int>(Lambda.size()) != n_levels())
+    throw std::invalid_argument("parameter dimensions do not match the model");
+  beta_ = beta;
+  lambda_rev_.resize(Lambda.size());
+  for (int l = 0; l < n_levels(); ++l) {
+    if (Lambda[l].rows() != q(l) || Lambda[l].cols() != q(l))
+      throw std::invalid_argument("parameter dimensions do not match the model");
+    MatrixXd lower = Lambda[l].triangularView<Eigen::Lower>();
+    lambda_rev_[l] = lower.rowwise().reverse();
+  }
+}
+
+void Design::fill(int s, int m, double* eta_fix, Eigen::Ref<MatrixXd> T) const {
+  Eigen::Map<VectorXd>(eta_fix, m).noalias() = X_.middleRows(s, m) * beta_ + offset_.segment(s, m);
+  for (int l = 0; l < n_levels(); ++l)
+    T.block(0, col_[l], m, q(l)).noalias() = Z_[l].middleRows(s, m) * lambda_rev_[l];
+}
+
+void Design::backward(int s, int m, const double* ebar, const Eigen::Ref<const MatrixXd>& Tbar,
+                      double* score) const {
+  Eigen::Map<const VectorXd> e(ebar, m);
+  Eigen::Map<VectorXd>(score, p()).noalias() += X_.middleRows(s, m).transpose() * e;
+  for (int l = 0; l < n_levels(); ++l) {
+    const int ql = q(l);
+    Eigen::Map<MatrixXd> g(score + score_col_[l], ql, ql);
+    g.noalias() += Z_[l].middleRows(s, m).transpose() * Tbar.block(0, col_[l], m, ql).rowwise().reverse();
+  }
+}
+
+}  // namespace glamm

@@ -1,0 +1,55 @@
+// The parameter layer: from the parameters to what the integrators see, and
+// back. For row i with fixed-effects row x_i and, at each level l (innermost
+// first), random-effects row z_il and relative factor Lambda_l:
+//   eta_fix_i = x_i' beta + offset_i,
+//   T_i = [ z_i1' Lambda_1 P_1 | ... | z_iL' Lambda_L P_L ]   (1 x R, R = sum q_l),
+// where P_l reverses the order of a level's q_l columns: the integrators work in
+// these "reversed" coordinates, in which the lower Cholesky factor of the
+// curvature gives the adaptive transform A = L^{-T} whose blocks are the lower
+// triangular square roots of the conditional covariances in the original order.
+// Backward, from the integrators' adjoints ebar_i = dlogL/deta_fix_i and
+// Tbar_i = dlogL/dT_i:
+//   dlogL/dbeta += x_i ebar_i,   dlogL/dLambda_l += z_il (Tbar_il P_l).
+#ifndef GLAMM_DESIGN_H
+#define GLAMM_DESIGN_H
+
+#include <RcppEigen.h>
+#include <vector>
+
+namespace glamm {
+
+class Design {
+ public:
+  Design(const Eigen::Map<Eigen::MatrixXd>& X, const Eigen::Map<Eigen::VectorXd>& offset,
+         const std::vector<Eigen::Map<Eigen::MatrixXd> >& Z);
+
+  int n() const { return static_cast<int>(X_.rows()); }
+  int p() const { return static_cast<int>(X_.cols()); }
+  int n_levels() const { return static_cast<int>(Z_.size()); }
+  int q(int level) const { return static_cast<int>(Z_[level].cols()); }
+  int col(int level) const { return col_[level]; }  // first column of the level in T
+  int R() const { return col_.back(); }
+  // Length of a score vector: beta, then vec(Lambda_l) for each level.
+  int n_score() const { return score_col_.back(); }
+  int score_col(int level) const { return score_col_[level]; }
+
+  // Sets the parameters (Lambda_l lower triangular, innermost level first).
+  void set(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda);
+  // eta_fix and T for rows [s, s + m).
+  void fill(int s, int m, double* eta_fix, Eigen::Ref<Eigen::MatrixXd> T) const;
+  // Adds the gradient of rows [s, s + m) into score (length n_score()).
+  void backward(int s, int m, const double* ebar, const Eigen::Ref<const Eigen::MatrixXd>& Tbar,
+                double* score) const;
+
+ private:
+  Eigen::Map<Eigen::MatrixXd> X_;
+  Eigen::Map<Eigen::VectorXd> offset_;
+  std::vector<Eigen::Map<Eigen::MatrixXd> > Z_;
+  std::vector<int> col_, score_col_;
+  Eigen::VectorXd beta_;
+  std::vector<Eigen::MatrixXd> lambda_rev_;  // Lambda_l P_l
+};
+
+}  // namespace glamm
+
+#endif

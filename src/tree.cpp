@@ -1,0 +1,363 @@
+// One top-level cluster of a nested model: the joint mode, the nested
+// adaptive quadrature and its adjoints (notation in tree.h).
+//
+// With u ~ N(0, I) stacking every node's effects and
+//   g(u) = sum_i l_i(eta_fix_i + T_i u_path(i)) - |u|^2 / 2,
+// the joint mode u^ comes from Newton's method with the block-tree Cholesky
+// factor of H = sum_i T_i' W_i T_i + I (tree_algebra.cpp), and the adaptive
+// transform u = u^ + A z, A = L^{-T}, moves node v's grid with its ancestors':
+//   u_v = u^_v + sum_{a on v's path} A_va z_a.
+// The product rule over all z then factorizes into nested sums, innermost first:
+//   I_v(c) = |A_vv| sum_m w_m exp(|z_m|^2/2 - |u_v(c, m)|^2/2 + sum_{rows of v} l_i
+//                                  + sum_{children x} log I_x(c, m)),
+// where c is the combination of the ancestors' nodes; log L_k = log I_root.
+// The cost per row is the product of the nodes along its path.
+// Adjoints (the depth-1 case is cluster.cpp): with pi the posterior weights of
+// the node combinations along each path, a_i = E_pi[l'_i], D_i = E_pi[l'_i z_path'],
+//   Abar_v = sum_{rows below v} T_iv' D_i,path(v) - u^_v E[z_path(v)]' - A_v,path E[z z']
+//            + L_vv   (the last from log|A_vv|),
+// the reverse of A = L^{-T} and of the factorization gives C, and
+//   h_i = T_i C T_i',  r_i = l'''_i h_i,  kappa = sum_i T_i' (a_i + r_i) - E[u],
+//   nu = H^{-1} kappa,  ebar_i = a_i + l''_i T_i nu + r_i,
+//   Tbar_i = l'_i nu' + ebar_i u^' + D_i A_path' + 2 l''_i T_i C,
+//   d/dpsi = sum_i [E_pi(dl_i/dpsi) + T_i nu dl'_i/dpsi + h_i dl''_i/dpsi].
+#include "tree.h"
+
+#include <cmath>
+#include <limits>
+
+namespace glamm {
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+namespace {
+
+const double NEG_INF = -std::numeric_limits<double>::infinity();
+
+// Sets up the local view of top cluster k: node ranges, parents and children.
+void local_view(const TreeShape& s, int k, TreeWork& w) {
+  for (int d = 0; d < s.L; ++d) {
+    w.base[d] = s.first_node[d][k];
+    w.n_cur[d] = s.first_node[d][k + 1] - w.base[d];
+  }
+  for (int d = 1; d < s.L; ++d)
+    for (int v = 0; v < w.n_cur[d]; ++v) w.par[d][v] = s.parent[d][w.base[d] + v] - w.base[d - 1];
+  for (int d = 0; d + 1 < s.L; ++d) {
+    std::vector<int>& ch = w.child[d];
+    std::fill(ch.begin(), ch.begin() + w.n_cur[d] + 1, 0);
+    for (int x = 0; x < w.n_cur[d + 1]; ++x) ++ch[w.par[d + 1][x] + 1];
+    for (int v = 0; v < w.n_cur[d]; ++v) ch[v + 1] += ch[v];
+  }
+}
+
+// Rows [first, first + count) of node v at depth d, relative to the top cluster.
+struct Span {
+  int first, count;
+};
+Span rows_of(const TreeShape& s, const TreeWork& w, int d, int v, int row0) {
+  int a = s.row_start[d][w.base[d] + v], b = s.row_start[d][w.base[d] + v + 1];
+  return {a - row0, b - a};
+}
+
+// The path of leaf v: x's blocks along it stacked self first (gather), or
+// added back into x (scatter).
+void gather(const TreeShape& s, const TreeWork& w, const std::vector<MatrixXd>& x, int v,
+            VectorXd& path) {
+  for (int d = s.L - 1; d >= 0; --d) {
+    path.segment(s.po(s.L - 1, d), s.q[d]) = x[d].col(v);
+    if (d > 0) v = w.par[d][v];
+  }
+}
+void scatter(const TreeShape& s, const TreeWork& w, std::vector<MatrixXd>& x, int v,
+             const VectorXd& path) {
+  for (int d = s.L - 1; d >= 0; --d) {
+    x[d].col(v) += path.segment(s.po(s.L - 1, d), s.q[d]);
+    if (d > 0) v = w.par[d][v];
+  }
+}
+
+// A or C restricted to leaf v's path (R x R): blocks (k, j), j at or above k.
+void path_A(const TreeShape& s, const TreeWork& w, int v, MatrixXd& Ap) {
+  Ap.setZero();
+  const int leaf = s.L - 1;
+  for (int d = leaf; d >= 0; --d) {
+    Ap.block(s.po(leaf, d), s.po(leaf, d), s.q[d], s.h[d]) = w.Arow[d].middleCols(v * s.h[d], s.h[d]);
+    if (d > 0) v = w.par[d][v];
+  }
+}
+void path_C(const TreeShape& s, const TreeWork& w, int v, MatrixXd& Cp) {
+  const int leaf = s.L - 1;
+  for (int d = leaf; d >= 0; --d) {
+    const int o = s.po(leaf, d);
+    auto Cv = w.Ccol[d].middleCols(v * s.q[d], s.q[d]);
+    Cp.block(o, o, s.h[d], s.q[d]) = Cv;
+    Cp.block(o, o, s.q[d], s.h[d]) = Cv.transpose();
+    if (d > 0) v = w.par[d][v];
+  }
+}
+
+}  // namespace
+
+void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
+               const ClusterRows& rows, int k, std::vector<MatrixXd>& u_warm,
+               const ModeControl& ctl, bool want_grad, TreeWork& w, TreeOut& out, double* ebar,
+               Eigen::Ref<MatrixXd> Tbar, double* g_psi, TreePosterior* post) {
+  const int L = s.L, R = s.R(), leaf = L - 1, m = rows.m;
+  const int row0 = s.row_start[0][k];
+  auto T = rows.T->topRows(m);
+  Eigen::Map<const VectorXd> eta_fix(rows.eta_fix, m);
+  local_view(s, k, w);
+  out.ok = true;
+  VectorXd up(R), path(R);
+
+  // ---- joint mode ---------------------------------------------------------
+  for (int d = 0; d < L; ++d) w.u[d].leftCols(w.n_cur[d]) = u_warm[d].middleCols(w.base[d], w.n_cur[d]);
+  auto working_g = [&]() {
+    for (int v = 0; v < w.n_cur[leaf]; ++v) {
+      Span r = rows_of(s, w, leaf, v, row0);
+      gather(s, w, w.u, v, up);
+      w.eta.segment(r.first, r.count).noalias() =
+          eta_fix.segment(r.first, r.count) + T.middleRows(r.first, r.count) * up;
+    }
+    double ll = family.derivs(rows.response, w.eta.data(), m, w.d1.data(), w.d2.data(), w.d3.data());
+    for (int d = 0; d < L; ++d) ll -= 0.5 * w.u[d].leftCols(w.n_cur[d]).squaredNorm();
+    return ll;
+  };
+  auto newton_system = [&]() {
+    for (int d = 0; d < L; ++d) {
+      w.grad[d].leftCols(w.n_cur[d]) = -w.u[d].leftCols(w.n_cur[d]);
+      w.Lcol[d].leftCols(s.q[d] * w.n_cur[d]).setZero();
+    }
+    MatrixXd Mp(R, R);
+    for (int v = 0; v < w.n_cur[leaf]; ++v) {
+      Span r = rows_of(s, w, leaf, v, row0);
+      auto Tv = T.middleRows(r.first, r.count);
+      path.noalias() = Tv.transpose() * w.d1.segment(r.first, r.count);
+      scatter(s, w, w.grad, v, path);
+      Mp.noalias() = Tv.transpose() * (-w.d2.segment(r.first, r.count)).asDiagonal() * Tv;
+      for (int d = leaf, x = v; d >= 0; --d) {
+        const int o = s.po(leaf, d);
+        w.Lcol[d].middleCols(x * s.q[d], s.q[d]) += Mp.block(o, o, s.h[d], s.q[d]);
+        if (d > 0) x = w.par[d][x];
+      }
+    }
+    for (int d = 0; d < L; ++d)
+      for (int v = 0; v < w.n_cur[d]; ++v)
+        w.Lcol[d].block(0, v * s.q[d], s.q[d], s.q[d]).diagonal().array() += 1.0;
+    return tree_factor(s, w);
+  };
+  auto fail = [&]() {
+    out.ok = false;
+    out.loglik = NEG_INF;
+  };
+
+  double gval = working_g(), g_prev = NEG_INF;
+  if (!std::isfinite(gval)) {  // a stale warm start: begin again at the prior mean
+    for (int d = 0; d < L; ++d) w.u[d].setZero();
+    gval = working_g();
+  }
+  for (int d = 0; d < L; ++d) w.u_prev[d] = w.u[d];
+  bool converged = false;
+  int halvings = 0;
+  double last_step = std::numeric_limits<double>::infinity();
+  for (int it = 0; it < ctl.maxit; ++it) {
+    if (!std::isfinite(gval) || gval < g_prev - 1e-12 * (1.0 + std::fabs(g_prev))) {
+      if (++halvings > 60) break;
+      for (int d = 0; d < L; ++d) w.u[d] = 0.5 * (w.u[d] + w.u_prev[d]);
+      gval = working_g();
+      continue;
+    }
+    halvings = 0;
+    if (!newton_system()) break;
+    for (int d = 0; d < L; ++d) w.kappa[d] = w.grad[d];
+    tree_solve(s, w, w.kappa);
+    double size = 0.0;
+    for (int d = 0; d < L; ++d)
+      size = std::max(size, w.kappa[d].leftCols(w.n_cur[d]).lpNorm<Eigen::Infinity>());
+    if (size < ctl.tol || (size < 1e-8 && size >= last_step)) {
+      converged = true;
+      break;
+    }
+    last_step = size;
+    for (int d = 0; d < L; ++d) {
+      w.u_prev[d] = w.u[d];
+      w.u[d] += w.kappa[d];
+    }
+    g_prev = gval;
+    gval = working_g();
+  }
+  if (!converged) return fail();
+
+  // ---- nested sums, innermost first ---------------------------------------
+  tree_inverse_factor(s, w);
+  MatrixXd Ap(R, R);
+  for (int d = leaf; d >= 0; --d) {
+    const int q = s.q[d], h = s.h[d], G = g.G[d], N = g.combos(d);
+    const MatrixXd& P = g.path_nodes[d];
+    VectorXd uk(q);
+    for (int v = 0; v < w.n_cur[d]; ++v) {
+      auto Av = w.Arow[d].middleCols(v * h, h);
+      Span r = rows_of(s, w, d, v, row0);
+      if (d == leaf) {
+        path_A(s, w, v, Ap);
+        w.V.middleRows(r.first, r.count).noalias() = T.middleRows(r.first, r.count) * Ap;
+      }
+      for (int cm = 0; cm < N; ++cm) {
+        uk.noalias() = Av * P.col(cm);
+        uk += w.u[d].col(v);
+        double val = g.grid[d].log_weight(cm % G) - 0.5 * uk.squaredNorm();
+        if (d == leaf) {
+          w.eta_node.segment(r.first, r.count).noalias() =
+              w.eta.segment(r.first, r.count) + w.V.middleRows(r.first, r.count) * P.col(cm);
+          val += family.value_d1(rows.response + r.first, w.eta_node.data() + r.first, r.count,
+                                 &w.node_d1(r.first, cm));
+        } else {
+          for (int x = w.child[d][v]; x < w.child[d][v + 1]; ++x) val += w.logI[d + 1](cm, x);
+        }
+        w.val[d](cm, v) = std::isnan(val) ? NEG_INF : val;
+      }
+      for (int c = 0; c < g.C[d]; ++c) {
+        auto vals = w.val[d].col(v).segment(c * G, G);
+        double mx = vals.maxCoeff();
+        w.logI[d](c, v) = std::isfinite(mx)
+                              ? w.log_det_A[d](v) + mx + std::log((vals.array() - mx).exp().sum())
+                              : NEG_INF;
+      }
+    }
+  }
+  out.loglik = w.logI[0](0, 0);
+  if (!std::isfinite(out.loglik)) return fail();
+
+  // ---- posterior weights of the node combinations, root first --------------
+  for (int d = 0; d < L; ++d) {
+    const int h = s.h[d], G = g.G[d], N = g.combos(d);
+    const MatrixXd& P = g.path_nodes[d];
+    for (int v = 0; v < w.n_cur[d]; ++v) {
+      for (int cm = 0; cm < N; ++cm) {
+        const int c = cm / G;
+        double pw = d == 0 ? 1.0 : w.pi[d - 1](c, w.par[d][v]);
+        double val = w.val[d](cm, v);
+        double p = (pw == 0.0 || val == NEG_INF)
+                       ? 0.0
+                       : pw * std::exp(val + w.log_det_A[d](v) - w.logI[d](c, v));
+        w.pi[d](cm, v) = p < 1e-300 ? 0.0 : p;
+      }
+      auto piv = w.pi[d].col(v).head(N);
+      w.Ez[d].col(v).noalias() = P * piv;
+      w.Szz[d].middleCols(v * h, h).noalias() = P * piv.asDiagonal() * P.transpose();
+      if (d == leaf) {
+        Span r = rows_of(s, w, d, v, row0);
+        for (int cm = 0; cm < N; ++cm)
+          if (piv(cm) == 0.0) w.node_d1.col(cm).segment(r.first, r.count).setZero();
+      }
+    }
+  }
+  if (post) {
+    for (int d = 0; d < L; ++d) {
+      const int q = s.q[d], h = s.h[d], n = w.n_cur[d];
+      post->mode[d] = w.u[d].leftCols(n);
+      post->mean[d].resize(q, n);
+      post->cov[d].resize(q, q * n);
+      post->mode_cov[d].resize(q, q * n);
+      for (int v = 0; v < n; ++v) {
+        auto Av = w.Arow[d].middleCols(v * h, h);
+        VectorXd Ez = w.Ez[d].col(v);
+        MatrixXd S = w.Szz[d].middleCols(v * h, h) - Ez * Ez.transpose();
+        // A level with one node (Laplace) keeps the Gaussian spread of its z.
+        for (int j = d; j >= 0; --j)
+          if (g.G[j] == 1) S.block(s.po(d, j), s.po(d, j), s.q[j], s.q[j]).diagonal().array() += 1.0;
+        post->mean[d].col(v) = w.u[d].col(v) + Av * Ez;
+        post->cov[d].middleCols(v * q, q) = Av * S * Av.transpose();
+        post->mode_cov[d].middleCols(v * q, q) = Av * Av.transpose();
+      }
+    }
+  }
+  for (int d = 0; d < L; ++d) u_warm[d].middleCols(w.base[d], w.n_cur[d]) = w.u[d].leftCols(w.n_cur[d]);
+  if (!want_grad) return;
+
+  // ---- adjoints -------------------------------------------------------------
+  {
+    const MatrixXd& P = g.path_nodes[leaf];
+    const int N = g.combos(leaf);
+    for (int v = 0; v < w.n_cur[leaf]; ++v) {
+      Span r = rows_of(s, w, leaf, v, row0);
+      auto piv = w.pi[leaf].col(v).head(N);
+      auto nd = w.node_d1.block(r.first, 0, r.count, N);
+      w.a.segment(r.first, r.count).noalias() = nd * piv;
+      MatrixXd Zpi = piv.asDiagonal() * P.transpose();
+      w.D.middleRows(r.first, r.count).noalias() = nd * Zpi;
+    }
+  }
+  for (int d = 0; d < L; ++d) {
+    const int q = s.q[d], h = s.h[d];
+    for (int v = 0; v < w.n_cur[d]; ++v) {
+      Span r = rows_of(s, w, d, v, row0);
+      auto Ab = w.Abar[d].middleCols(v * h, h);
+      Ab.noalias() = T.block(r.first, R - h, r.count, q).transpose() *
+                     w.D.block(r.first, R - h, r.count, h);
+      Ab.noalias() -= w.u[d].col(v) * w.Ez[d].col(v).transpose();
+      Ab.noalias() -= w.Arow[d].middleCols(v * h, h) * w.Szz[d].middleCols(v * h, h);
+      Ab.leftCols(q) += w.Lcol[d].block(0, v * q, q, q).triangularView<Eigen::Lower>().toDenseMatrix();
+    }
+  }
+  tree_factor_reverse(s, w);
+
+  MatrixXd Cp = MatrixXd::Zero(R, R);
+  for (int d = 0; d < L; ++d) w.kappa[d].leftCols(w.n_cur[d]).setZero();
+  for (int v = 0; v < w.n_cur[leaf]; ++v) {
+    Span r = rows_of(s, w, leaf, v, row0);
+    auto Tv = T.middleRows(r.first, r.count);
+    path_C(s, w, v, Cp);
+    w.TC.middleRows(r.first, r.count).noalias() = Tv * Cp;
+    w.hvec.segment(r.first, r.count) =
+        (w.TC.middleRows(r.first, r.count).array() * Tv.array()).rowwise().sum();
+    path.noalias() = Tv.transpose() * (w.a.segment(r.first, r.count) +
+                                       w.d3.segment(r.first, r.count).cwiseProduct(
+                                           w.hvec.segment(r.first, r.count)));
+    scatter(s, w, w.kappa, v, path);
+  }
+  for (int d = 0; d < L; ++d)
+    for (int v = 0; v < w.n_cur[d]; ++v)
+      w.kappa[d].col(v) -= w.u[d].col(v) + w.Arow[d].middleCols(v * s.h[d], s.h[d]) * w.Ez[d].col(v);
+  tree_solve(s, w, w.kappa);  // nu
+
+  for (int v = 0; v < w.n_cur[leaf]; ++v) {
+    Span r = rows_of(s, w, leaf, v, row0);
+    auto Tv = T.middleRows(r.first, r.count);
+    gather(s, w, w.kappa, v, path);
+    gather(s, w, w.u, v, up);
+    path_A(s, w, v, Ap);
+    auto zeta = w.zeta.segment(r.first, r.count);
+    zeta.noalias() = Tv * path;
+    auto d2 = w.d2.segment(r.first, r.count);
+    auto e = w.e.segment(r.first, r.count);
+    e = w.a.segment(r.first, r.count) + d2.cwiseProduct(zeta) +
+        w.d3.segment(r.first, r.count).cwiseProduct(w.hvec.segment(r.first, r.count));
+    auto Tb = Tbar.middleRows(r.first, r.count);
+    Tb = (2.0 * d2).asDiagonal() * w.TC.middleRows(r.first, r.count);
+    Tb.noalias() += w.d1.segment(r.first, r.count) * path.transpose() + e * up.transpose();
+    Tb.noalias() += w.D.middleRows(r.first, r.count) * Ap.transpose();
+  }
+  for (int i = 0; i < m; ++i) ebar[i] = w.e(i);
+
+  const int n_extra = family.n_extra();
+  if (n_extra == 0) return;
+  std::vector<double> dl(n_extra), dd1(n_extra), dd2(n_extra);
+  for (int i = 0; i < m; ++i) {
+    family.extra_derivs(rows.response[i], w.eta(i), dl.data(), dd1.data(), dd2.data());
+    for (int t = 0; t < n_extra; ++t) g_psi[t] += w.zeta(i) * dd1[t] + w.hvec(i) * dd2[t];
+  }
+  const MatrixXd& P = g.path_nodes[leaf];
+  for (int v = 0; v < w.n_cur[leaf]; ++v) {
+    Span r = rows_of(s, w, leaf, v, row0);
+    for (int cm = 0; cm < g.combos(leaf); ++cm) {
+      double p = w.pi[leaf](cm, v);
+      if (p == 0.0) continue;
+      for (int i = r.first; i < r.first + r.count; ++i)
+        family.extra_value(rows.response[i], w.eta(i) + w.V.row(i).dot(P.col(cm)), p, g_psi);
+    }
+  }
+}
+
+}  // namespace glamm

@@ -1,0 +1,97 @@
+// The tree integrator: nested adaptive Gauss-Hermite quadrature (and Laplace)
+// for random effects at any number of nested levels, one top-level cluster at
+// a time. The formulas are in tree.cpp (value and adjoints) and
+// tree_algebra.cpp (the block-tree Cholesky factorization and its reverse).
+//
+// Depths: 0 is the top level, L - 1 the innermost; a node is a cluster at some
+// depth, with q_d standardized effects. The path of a node at depth d is the
+// node itself and its ancestors, stored self first: the block of depth j sits
+// at offset po(d, j) = h_d - h_j, h_d = q_0 + ... + q_d. A leaf's path is the
+// row order of the effective design T (design.h: innermost level first).
+#ifndef GLAMM_TREE_H
+#define GLAMM_TREE_H
+
+#include <RcppEigen.h>
+#include <vector>
+
+#include "cluster.h"
+#include "family.h"
+#include "quadrature.h"
+
+namespace glamm {
+
+// The nesting of the clusters: rows are sorted so that every node owns a
+// contiguous block of rows and the children of a node are consecutive.
+struct TreeShape {
+  int L = 0;                               // number of levels
+  std::vector<int> q, h;                   // per depth
+  std::vector<std::vector<int> > row_start;    // [d][v], n_d + 1 entries
+  std::vector<std::vector<int> > parent;       // [d][v], node at depth d - 1
+  std::vector<std::vector<int> > first_node;   // [d][k]: first node at depth d of top cluster k
+  int n_top() const { return static_cast<int>(row_start[0].size()) - 1; }
+  int n_nodes(int d) const { return static_cast<int>(row_start[d].size()) - 1; }
+  int po(int d, int j) const { return h[d] - h[j]; }
+  int R() const { return h[L - 1]; }
+  // Builds the shape from each sorted row's node id per depth (0-based, in
+  // order of first appearance). Throws std::invalid_argument when the ids are
+  // not nested and contiguous.
+  void build(const std::vector<std::vector<int> >& node, const std::vector<int>& q_depth);
+};
+
+// The quadrature rules per depth and the node combinations along a path:
+// column c * G_d + m of path_nodes[d] stacks node m of depth d over the
+// ancestors' combination c (column c of path_nodes[d - 1]).
+struct TreeGrids {
+  std::vector<ProductGrid> grid;          // per depth
+  std::vector<Eigen::MatrixXd> path_nodes;  // h_d x (C_d G_d)
+  std::vector<int> G, C;                  // nodes per depth, ancestor combinations
+  void build(const TreeShape& shape, const std::vector<int>& K_depth);
+  int combos(int d) const { return C[d] * G[d]; }
+};
+
+// Per-thread workspace, sized once for the largest top cluster.
+struct TreeWork {
+  // per depth: one column (or block of columns) per node of the top cluster
+  std::vector<Eigen::MatrixXd> u, u_prev, grad, kappa, Lcol, Lbar, Bbar, Ccol, Ncol, Arow, Abar,
+      val, pi, logI, Ez, Szz;
+  std::vector<Eigen::VectorXd> log_det_A;
+  std::vector<int> base, n_cur;  // first global node and number of nodes per depth
+  std::vector<std::vector<int> > par, child;  // local parent; children [child[v], child[v + 1])
+  // per row of the top cluster
+  Eigen::VectorXd eta, eta_node, d1, d2, d3, a, hvec, e, zeta;
+  Eigen::MatrixXd V, D, TC, node_d1;
+  void resize(const TreeShape& shape, const TreeGrids& grids, const std::vector<int>& max_nodes,
+              int max_rows);
+  int n_loc(int d) const { return n_cur[d]; }
+};
+
+// Posterior summaries of one top cluster's nodes (integrator coordinates):
+// per depth, column v of mode/mean holds node v's q_d values, and columns
+// v * q_d ... of cov/mode_cov its q_d x q_d matrices.
+struct TreePosterior {
+  std::vector<Eigen::MatrixXd> mode, mean, cov, mode_cov;
+};
+
+struct TreeOut {
+  double loglik = 0.0;
+  bool ok = true;
+};
+
+// Evaluates top cluster k. rows holds the cluster's rows (responses, eta_fix,
+// T). u_warm[d] (q_d x n_d) are the Newton starts, updated with the modes.
+// With want_grad writes ebar (m values) and w.D's companion Tbar (m x R) and
+// adds dlogL/dpsi into g_psi; with post, fills the posterior of the nodes.
+void tree_eval(const TreeShape& shape, const TreeGrids& grids, const Family& family,
+               const ClusterRows& rows, int k, std::vector<Eigen::MatrixXd>& u_warm,
+               const ModeControl& ctl, bool want_grad, TreeWork& w, TreeOut& out, double* ebar,
+               Eigen::Ref<Eigen::MatrixXd> Tbar, double* g_psi, TreePosterior* post);
+
+// Block-tree algebra on the current top cluster (tree_algebra.cpp).
+bool tree_factor(const TreeShape& shape, TreeWork& w);   // Lcol holds H, becomes L
+void tree_solve(const TreeShape& shape, TreeWork& w, std::vector<Eigen::MatrixXd>& b);
+void tree_inverse_factor(const TreeShape& shape, TreeWork& w);  // Arow = rows of L^{-T}
+void tree_factor_reverse(const TreeShape& shape, TreeWork& w);  // Lbar -> Ccol
+
+}  // namespace glamm
+
+#endif
