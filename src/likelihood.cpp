@@ -3,13 +3,12 @@
 // where the score s_k of top cluster k comes from its integrator's adjoints
 // (ebar, Tbar, psibar) through the parameter layer (design.h).
 #include "likelihood.h"
+#include "threads.h"
 
 #include <algorithm>
 #include <atomic>
 #include <limits>
 #include <stdexcept>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 namespace glamm {
@@ -85,6 +84,31 @@ int Model::posterior(const VectorXd& beta, const std::vector<MatrixXd>& Lambda,
   return run(beta, Lambda, psi, false, &ll, nullptr, false, post);
 }
 
+// Copies top cluster k's posterior into post, back from the integrator's
+// reversed coordinates (design.h).
+void Model::store_posterior(int k, const TreePosterior* tp, const ClusterOut& co,
+                            Posterior* post) const {
+  const int L = shape_.L;
+  post->loglik(k) = ll_top_(k);
+  for (int d = 0; d < L; ++d) {
+    LevelPosterior& lp = post->level[L - 1 - d];
+    const int q = shape_.q[d];
+    const int v0 = tp ? shape_.first_node[d][k] : k;
+    const int nv = tp ? shape_.first_node[d][k + 1] - v0 : 1;
+    for (int v = 0; v < nv; ++v) {
+      VectorXd mo = tp ? VectorXd(tp->mode[d].col(v)) : VectorXd(co.mode);
+      VectorXd me = tp ? VectorXd(tp->mean[d].col(v)) : VectorXd(co.post_mean);
+      MatrixXd cv = tp ? MatrixXd(tp->cov[d].middleCols(v * q, q)) : MatrixXd(co.post_cov);
+      MatrixXd mc = tp ? MatrixXd(tp->mode_cov[d].middleCols(v * q, q)) : MatrixXd(co.mode_cov);
+      lp.mode.row(v0 + v) = mo.reverse().transpose();
+      lp.mean.row(v0 + v) = me.reverse().transpose();
+      MatrixXd cr = cv.reverse(), mr = mc.reverse();
+      lp.cov.row(v0 + v) = Eigen::Map<const VectorXd>(cr.data(), q * q).transpose();
+      lp.mode_cov.row(v0 + v) = Eigen::Map<const VectorXd>(mr.data(), q * q).transpose();
+    }
+  }
+}
+
 int Model::run(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const VectorXd& psi,
                bool want_grad, double* loglik, Gradient* grad, bool want_scores,
                Posterior* post) {
@@ -106,101 +130,80 @@ int Model::run(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const 
     post->loglik.resize(nt);
   }
   const int n_nodes_row = tree_ ? grids_.combos(L - 1) : static_cast<int>(grid_.weight.size());
-  // Top clusters are handed out in chunks through an atomic counter. Worker
-  // threads touch only their clusters' slots and never call R; an exception
-  // in a worker is caught there and rethrown here after the join.
-  std::atomic<int> next(0), n_fail(0);
-  std::atomic<bool> failed(false);
-  const int chunk = 16;
-  auto worker = [&]() {
-    try {
-      VectorXd eta_fix(max_rows_), ebar(max_rows_);
-      MatrixXd T(max_rows_, R), Tbar(max_rows_, R);
-      ClusterWork cw;
-      TreeWork tw;
-      TreePosterior tp;
-      if (tree_) {
-        tw.resize(shape_, grids_, max_nodes_, max_rows_);
-        for (auto* v : {&tp.mode, &tp.mean, &tp.cov, &tp.mode_cov}) v->resize(L);
-      } else {
-        cw.resize(max_rows_, R, n_nodes_row);
-      }
-      ClusterOut co;
-      TreeOut to;
-      for (int first = next.fetch_add(chunk); first < nt; first = next.fetch_add(chunk)) {
-        const int last = std::min(first + chunk, nt);
-        for (int k = first; k < last; ++k) {
-          const int s = shape_.row_start[0][k], m = shape_.row_start[0][k + 1] - s;
-          design_.fill(s, m, eta_fix.data(), T.topRows(m));
-          ClusterRows rows;
-          rows.m = m;
-          rows.response = &response_[s];
-          rows.eta_fix = eta_fix.data();
-          rows.T = &T;
-          auto sc = score_.col(k);
-          sc.setZero();
-          bool ok;
-          if (tree_) {
-            tree_eval(shape_, grids_, *family_, rows, k, u_warm_, ctl_, want_grad, tw, to,
-                      ebar.data(), Tbar.topRows(m), sc.data() + n_score, post ? &tp : nullptr);
-            ok = to.ok;
-            ll_top_(k) = to.loglik;
-          } else {
-            SmallVec u0 = u_warm_[0].col(k);
-            cluster_eval(*family_, grid_, rows, u0, ctl_, want_grad, cw, co, ebar.data(),
-                         sc.data() + n_score);
-            ok = co.ok;
-            ll_top_(k) = co.loglik;
-            if (ok) u_warm_[0].col(k) = co.mode;
-          }
-          if (!ok) {
-            ++n_fail;
-            continue;
-          }
-          if (want_grad)
-            design_.backward(s, m, ebar.data(), tree_ ? Tbar.topRows(m) : cw.Tbar.topRows(m),
-                             sc.data());
-          if (!post) continue;
-          post->loglik(k) = ll_top_(k);
-          // Back from the integrator's reversed coordinates (design.h).
-          for (int d = 0; d < L; ++d) {
-            LevelPosterior& lp = post->level[L - 1 - d];
-            const int q = shape_.q[d];
-            const int v0 = tree_ ? shape_.first_node[d][k] : k;
-            const int nv = tree_ ? shape_.first_node[d][k + 1] - v0 : 1;
-            for (int v = 0; v < nv; ++v) {
-              VectorXd mo = tree_ ? VectorXd(tp.mode[d].col(v)) : VectorXd(co.mode);
-              VectorXd me = tree_ ? VectorXd(tp.mean[d].col(v)) : VectorXd(co.post_mean);
-              MatrixXd cv = tree_ ? MatrixXd(tp.cov[d].middleCols(v * q, q)) : MatrixXd(co.post_cov);
-              MatrixXd mc = tree_ ? MatrixXd(tp.mode_cov[d].middleCols(v * q, q)) : MatrixXd(co.mode_cov);
-              lp.mode.row(v0 + v) = mo.reverse().transpose();
-              lp.mean.row(v0 + v) = me.reverse().transpose();
-              MatrixXd cr = cv.reverse(), mr = mc.reverse();
-              lp.cov.row(v0 + v) = Eigen::Map<const VectorXd>(cr.data(), q * q).transpose();
-              lp.mode_cov.row(v0 + v) = Eigen::Map<const VectorXd>(mr.data(), q * q).transpose();
-            }
-          }
-        }
-      }
-    } catch (...) {
-      failed = true;
-    }
-  };
-  // Threads pay off only when an evaluation has enough work: rows x (nodes +
-  // about three Newton passes for the modes); starting one costs ~30 us.
+  // Threads over top clusters, or, when there are few of them (e.g. countries),
+  // inside each top cluster (tree.cpp). Workers write only their clusters'
+  // slots, reduced below in cluster order.
   const double work = static_cast<double>(design_.n()) * (static_cast<double>(n_nodes_row) + 3.0);
-  const int n_workers = work < 5000.0 ? 1 : std::min(n_threads_, (nt + chunk - 1) / chunk);
-  std::vector<std::thread> pool;
-  for (int t = 1; t < n_workers; ++t) {
-    try {
-      pool.emplace_back(worker);
-    } catch (const std::system_error&) {  // no more threads: carry on with those running
-      break;
+  const int threads = work < 5000.0 ? 1 : n_threads_;
+  const bool inner = tree_ && threads > 1 && nt < 8 * threads;
+  const int outer_threads = inner ? 1 : threads, inner_threads = inner ? threads : 1;
+  struct Work {
+    VectorXd eta_fix, ebar;
+    MatrixXd T, Tbar;
+    ClusterWork cw;
+    TreeWork tw;
+    TreePosterior tp;
+  };
+  std::vector<std::unique_ptr<Work> > pool(outer_threads);
+  std::atomic<int> n_fail(0);
+  try {
+  parallel_for(nt, outer_threads, 16, [&](int first, int last, int thread) {
+    if (!pool[thread]) {
+      pool[thread].reset(new Work);
+      Work& nw = *pool[thread];
+      nw.eta_fix.resize(max_rows_);
+      nw.ebar.resize(max_rows_);
+      nw.T.resize(max_rows_, R);
+      nw.Tbar.resize(max_rows_, R);
+      if (tree_) {
+        nw.tw.resize(shape_, grids_, max_nodes_, max_rows_);
+        for (auto* v : {&nw.tp.mode, &nw.tp.mean, &nw.tp.cov, &nw.tp.mode_cov}) v->resize(L);
+      } else {
+        nw.cw.resize(max_rows_, R, n_nodes_row);
+      }
     }
+    Work& wk = *pool[thread];
+    ClusterOut co;
+    TreeOut to;
+    for (int k = first; k < last; ++k) {
+      const int s = shape_.row_start[0][k], m = shape_.row_start[0][k + 1] - s;
+      design_.fill(s, m, wk.eta_fix.data(), wk.T.topRows(m));
+      ClusterRows rows;
+      rows.m = m;
+      rows.response = &response_[s];
+      rows.eta_fix = wk.eta_fix.data();
+      rows.T = &wk.T;
+      auto sc = score_.col(k);
+      sc.setZero();
+      bool ok;
+      if (tree_) {
+        tree_eval(shape_, grids_, *family_, rows, k, u_warm_, ctl_, want_grad, inner_threads,
+                  wk.tw, to, wk.ebar.data(), wk.Tbar.topRows(m), sc.data() + n_score,
+                  post ? &wk.tp : nullptr);
+        ok = to.ok;
+        ll_top_(k) = to.loglik;
+      } else {
+        SmallVec u0 = u_warm_[0].col(k);
+        cluster_eval(*family_, grid_, rows, u0, ctl_, want_grad, wk.cw, co, wk.ebar.data(),
+                     sc.data() + n_score);
+        ok = co.ok;
+        ll_top_(k) = co.loglik;
+        if (ok) u_warm_[0].col(k) = co.mode;
+      }
+      if (!ok) {
+        ++n_fail;
+        continue;
+      }
+      if (want_grad)
+        design_.backward(s, m, wk.ebar.data(), tree_ ? wk.Tbar.topRows(m) : wk.cw.Tbar.topRows(m),
+                         sc.data());
+      if (post) store_posterior(k, tree_ ? &wk.tp : nullptr, co, post);
+    }
+  });
+  } catch (const std::bad_alloc&) {
+    throw std::runtime_error(
+        "the likelihood evaluation ran out of memory: use fewer quadrature points (nAGQ)");
   }
-  worker();
-  for (std::thread& th : pool) th.join();
-  if (failed) throw std::runtime_error("the likelihood evaluation ran out of memory or failed");
   if (n_fail > 0) {
     *loglik = -std::numeric_limits<double>::infinity();
     return n_fail.load();

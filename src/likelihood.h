@@ -64,6 +64,7 @@ class Model {
   int run(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
           const Eigen::VectorXd& psi, bool want_grad, double* loglik, Gradient* grad,
           bool want_scores, Posterior* post);
+  void store_posterior(int k, const TreePosterior* tp, const ClusterOut& co, Posterior* post) const;
 
   Design design_;
   std::vector<Response> response_;

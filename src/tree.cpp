@@ -22,6 +22,7 @@
 //   Tbar_i = l'_i nu' + ebar_i u^' + D_i A_path' + 2 l''_i T_i C,
 //   d/dpsi = sum_i [E_pi(dl_i/dpsi) + T_i nu dl'_i/dpsi + h_i dl''_i/dpsi].
 #include "tree.h"
+#include "threads.h"
 
 #include <cmath>
 #include <limits>
@@ -101,7 +102,8 @@ void path_C(const TreeShape& s, const TreeWork& w, int v, MatrixXd& Cp) {
 
 void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
                const ClusterRows& rows, int k, std::vector<MatrixXd>& u_warm,
-               const ModeControl& ctl, bool want_grad, TreeWork& w, TreeOut& out, double* ebar,
+               const ModeControl& ctl, bool want_grad, int n_threads, TreeWork& w,
+               TreeOut& out, double* ebar,
                Eigen::Ref<MatrixXd> Tbar, double* g_psi, TreePosterior* post) {
   const int L = s.L, R = s.R(), leaf = L - 1, m = rows.m;
   const int row0 = s.row_start[0][k];
@@ -109,36 +111,52 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
   Eigen::Map<const VectorXd> eta_fix(rows.eta_fix, m);
   local_view(s, k, w);
   out.ok = true;
-  VectorXd up(R), path(R);
+  VectorXd path(R);
 
   // ---- joint mode ---------------------------------------------------------
   for (int d = 0; d < L; ++d) w.u[d].leftCols(w.n_cur[d]) = u_warm[d].middleCols(w.base[d], w.n_cur[d]);
+  const int n_leaves = w.n_cur[leaf];
+  // Leaves in parallel: chunks of leaves with about 256 rows of work each.
+  const int chunk = std::max(1, 256 * n_leaves / std::max(1, m));
+  auto each_leaf = [&](auto f) {
+    parallel_for(n_leaves, n_threads, chunk, [&](int first, int last, int) {
+      VectorXd path_t(R);
+      MatrixXd mat_t(R, R);
+      for (int v = first; v < last; ++v) f(v, rows_of(s, w, leaf, v, row0), path_t, mat_t);
+    });
+  };
   auto working_g = [&]() {
-    for (int v = 0; v < w.n_cur[leaf]; ++v) {
-      Span r = rows_of(s, w, leaf, v, row0);
-      gather(s, w, w.u, v, up);
+    each_leaf([&](int v, Span r, VectorXd& upath, MatrixXd&) {
+      gather(s, w, w.u, v, upath);
       w.eta.segment(r.first, r.count).noalias() =
-          eta_fix.segment(r.first, r.count) + T.middleRows(r.first, r.count) * up;
-    }
-    double ll = family.derivs(rows.response, w.eta.data(), m, w.d1.data(), w.d2.data(), w.d3.data());
+          eta_fix.segment(r.first, r.count) + T.middleRows(r.first, r.count) * upath;
+      w.leaf_ll(v) = family.derivs(rows.response + r.first, w.eta.data() + r.first, r.count,
+                                   w.d1.data() + r.first, w.d2.data() + r.first,
+                                   w.d3.data() + r.first);
+    });
+    double ll = w.leaf_ll.head(n_leaves).sum();
     for (int d = 0; d < L; ++d) ll -= 0.5 * w.u[d].leftCols(w.n_cur[d]).squaredNorm();
     return ll;
   };
+  // Gradient and curvature of g, assembled into the nodes' block columns.
   auto newton_system = [&]() {
+    each_leaf([&](int v, Span r, VectorXd&, MatrixXd&) {
+      auto Tv = T.middleRows(r.first, r.count);
+      w.leaf_g.col(v).noalias() = Tv.transpose() * w.d1.segment(r.first, r.count);
+      w.leaf_M.middleCols(v * R, R).noalias() =
+          Tv.transpose() * (-w.d2.segment(r.first, r.count)).asDiagonal() * Tv;
+    });
     for (int d = 0; d < L; ++d) {
       w.grad[d].leftCols(w.n_cur[d]) = -w.u[d].leftCols(w.n_cur[d]);
       w.Lcol[d].leftCols(s.q[d] * w.n_cur[d]).setZero();
     }
-    MatrixXd Mp(R, R);
-    for (int v = 0; v < w.n_cur[leaf]; ++v) {
-      Span r = rows_of(s, w, leaf, v, row0);
-      auto Tv = T.middleRows(r.first, r.count);
-      path.noalias() = Tv.transpose() * w.d1.segment(r.first, r.count);
+    for (int v = 0; v < n_leaves; ++v) {
+      path = w.leaf_g.col(v);
       scatter(s, w, w.grad, v, path);
-      Mp.noalias() = Tv.transpose() * (-w.d2.segment(r.first, r.count)).asDiagonal() * Tv;
       for (int d = leaf, x = v; d >= 0; --d) {
         const int o = s.po(leaf, d);
-        w.Lcol[d].middleCols(x * s.q[d], s.q[d]) += Mp.block(o, o, s.h[d], s.q[d]);
+        w.Lcol[d].middleCols(x * s.q[d], s.q[d]) +=
+            w.leaf_M.block(o, v * R + o, s.h[d], s.q[d]);
         if (d > 0) x = w.par[d][x];
       }
     }
@@ -191,68 +209,71 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
 
   // ---- nested sums, innermost first ---------------------------------------
   tree_inverse_factor(s, w);
-  MatrixXd Ap(R, R);
-  for (int d = leaf; d >= 0; --d) {
+  // Node v's sums over its own grid for each combination of its ancestors' nodes.
+  auto node_sums = [&](int d, int v, MatrixXd& Ap) {
     const int q = s.q[d], h = s.h[d], G = g.G[d], N = g.combos(d);
     const MatrixXd& P = g.path_nodes[d];
     VectorXd uk(q);
-    for (int v = 0; v < w.n_cur[d]; ++v) {
-      auto Av = w.Arow[d].middleCols(v * h, h);
-      Span r = rows_of(s, w, d, v, row0);
-      if (d == leaf) {
-        path_A(s, w, v, Ap);
-        w.V.middleRows(r.first, r.count).noalias() = T.middleRows(r.first, r.count) * Ap;
-      }
-      for (int cm = 0; cm < N; ++cm) {
-        uk.noalias() = Av * P.col(cm);
-        uk += w.u[d].col(v);
-        double val = g.grid[d].log_weight(cm % G) - 0.5 * uk.squaredNorm();
-        if (d == leaf) {
-          w.eta_node.segment(r.first, r.count).noalias() =
-              w.eta.segment(r.first, r.count) + w.V.middleRows(r.first, r.count) * P.col(cm);
-          val += family.value_d1(rows.response + r.first, w.eta_node.data() + r.first, r.count,
-                                 &w.node_d1(r.first, cm));
-        } else {
-          for (int x = w.child[d][v]; x < w.child[d][v + 1]; ++x) val += w.logI[d + 1](cm, x);
-        }
-        w.val[d](cm, v) = std::isnan(val) ? NEG_INF : val;
-      }
-      for (int c = 0; c < g.C[d]; ++c) {
-        auto vals = w.val[d].col(v).segment(c * G, G);
-        double mx = vals.maxCoeff();
-        w.logI[d](c, v) = std::isfinite(mx)
-                              ? w.log_det_A[d](v) + mx + std::log((vals.array() - mx).exp().sum())
-                              : NEG_INF;
-      }
+    auto Av = w.Arow[d].middleCols(v * h, h);
+    Span r = rows_of(s, w, d, v, row0);
+    if (d == leaf) {
+      path_A(s, w, v, Ap);
+      w.V.middleRows(r.first, r.count).noalias() = T.middleRows(r.first, r.count) * Ap;
     }
-  }
+    for (int cm = 0; cm < N; ++cm) {
+      uk.noalias() = Av * P.col(cm);
+      uk += w.u[d].col(v);
+      double val = g.grid[d].log_weight(cm % G) - 0.5 * uk.squaredNorm();
+      if (d == leaf) {
+        w.eta_node.segment(r.first, r.count).noalias() =
+            w.eta.segment(r.first, r.count) + w.V.middleRows(r.first, r.count) * P.col(cm);
+        val += family.value_d1(rows.response + r.first, w.eta_node.data() + r.first, r.count,
+                               &w.node_d1(r.first, cm));
+      } else {
+        for (int x = w.child[d][v]; x < w.child[d][v + 1]; ++x) val += w.logI[d + 1](cm, x);
+      }
+      w.val[d](cm, v) = std::isnan(val) ? NEG_INF : val;
+    }
+    for (int c = 0; c < g.C[d]; ++c) {
+      auto vals = w.val[d].col(v).segment(c * G, G);
+      double mx = vals.maxCoeff();
+      w.logI[d](c, v) = std::isfinite(mx)
+                            ? w.log_det_A[d](v) + mx + std::log((vals.array() - mx).exp().sum())
+                            : NEG_INF;
+    }
+  };
+  each_leaf([&](int v, Span, VectorXd&, MatrixXd& Ap) { node_sums(leaf, v, Ap); });
+  MatrixXd Ap(R, R);
+  for (int d = leaf - 1; d >= 0; --d)
+    for (int v = 0; v < w.n_cur[d]; ++v) node_sums(d, v, Ap);
   out.loglik = w.logI[0](0, 0);
   if (!std::isfinite(out.loglik)) return fail();
 
   // ---- posterior weights of the node combinations, root first --------------
-  for (int d = 0; d < L; ++d) {
+  auto node_weights = [&](int d, int v) {
     const int h = s.h[d], G = g.G[d], N = g.combos(d);
     const MatrixXd& P = g.path_nodes[d];
-    for (int v = 0; v < w.n_cur[d]; ++v) {
-      for (int cm = 0; cm < N; ++cm) {
-        const int c = cm / G;
-        double pw = d == 0 ? 1.0 : w.pi[d - 1](c, w.par[d][v]);
-        double val = w.val[d](cm, v);
-        double p = (pw == 0.0 || val == NEG_INF)
-                       ? 0.0
-                       : pw * std::exp(val + w.log_det_A[d](v) - w.logI[d](c, v));
-        w.pi[d](cm, v) = p < 1e-300 ? 0.0 : p;
-      }
-      auto piv = w.pi[d].col(v).head(N);
-      w.Ez[d].col(v).noalias() = P * piv;
-      w.Szz[d].middleCols(v * h, h).noalias() = P * piv.asDiagonal() * P.transpose();
-      if (d == leaf) {
-        Span r = rows_of(s, w, d, v, row0);
-        for (int cm = 0; cm < N; ++cm)
-          if (piv(cm) == 0.0) w.node_d1.col(cm).segment(r.first, r.count).setZero();
-      }
+    for (int cm = 0; cm < N; ++cm) {
+      const int c = cm / G;
+      double pw = d == 0 ? 1.0 : w.pi[d - 1](c, w.par[d][v]);
+      double val = w.val[d](cm, v);
+      double p = (pw == 0.0 || val == NEG_INF)
+                     ? 0.0
+                     : pw * std::exp(val + w.log_det_A[d](v) - w.logI[d](c, v));
+      w.pi[d](cm, v) = p < 1e-300 ? 0.0 : p;
     }
-  }
+    auto piv = w.pi[d].col(v).head(N);
+    w.Ez[d].col(v).noalias() = P * piv;
+    w.Szz[d].middleCols(v * h, h).noalias() = P * piv.asDiagonal() * P.transpose();
+    if (d == leaf) {
+      Span r = rows_of(s, w, d, v, row0);
+      for (int cm = 0; cm < N; ++cm)
+        if (piv(cm) == 0.0) w.node_d1.col(cm).segment(r.first, r.count).setZero();
+    }
+  };
+  for (int d = 0; d < leaf; ++d)
+    for (int v = 0; v < w.n_cur[d]; ++v) node_weights(d, v);
+  each_leaf([&](int v, Span, VectorXd&, MatrixXd&) { node_weights(leaf, v); });
   if (post) {
     for (int d = 0; d < L; ++d) {
       const int q = s.q[d], h = s.h[d], n = w.n_cur[d];
@@ -277,44 +298,44 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
   if (!want_grad) return;
 
   // ---- adjoints -------------------------------------------------------------
-  {
-    const MatrixXd& P = g.path_nodes[leaf];
-    const int N = g.combos(leaf);
-    for (int v = 0; v < w.n_cur[leaf]; ++v) {
-      Span r = rows_of(s, w, leaf, v, row0);
-      auto piv = w.pi[leaf].col(v).head(N);
-      auto nd = w.node_d1.block(r.first, 0, r.count, N);
-      w.a.segment(r.first, r.count).noalias() = nd * piv;
-      MatrixXd Zpi = piv.asDiagonal() * P.transpose();
-      w.D.middleRows(r.first, r.count).noalias() = nd * Zpi;
-    }
-  }
-  for (int d = 0; d < L; ++d) {
+  const MatrixXd& P_leaf = g.path_nodes[leaf];
+  const int N_leaf = g.combos(leaf);
+  auto node_Abar = [&](int d, int v) {
     const int q = s.q[d], h = s.h[d];
-    for (int v = 0; v < w.n_cur[d]; ++v) {
-      Span r = rows_of(s, w, d, v, row0);
-      auto Ab = w.Abar[d].middleCols(v * h, h);
-      Ab.noalias() = T.block(r.first, R - h, r.count, q).transpose() *
-                     w.D.block(r.first, R - h, r.count, h);
-      Ab.noalias() -= w.u[d].col(v) * w.Ez[d].col(v).transpose();
-      Ab.noalias() -= w.Arow[d].middleCols(v * h, h) * w.Szz[d].middleCols(v * h, h);
-      Ab.leftCols(q) += w.Lcol[d].block(0, v * q, q, q).triangularView<Eigen::Lower>().toDenseMatrix();
-    }
-  }
+    Span r = rows_of(s, w, d, v, row0);
+    auto Ab = w.Abar[d].middleCols(v * h, h);
+    Ab.noalias() = T.block(r.first, R - h, r.count, q).transpose() *
+                   w.D.block(r.first, R - h, r.count, h);
+    Ab.noalias() -= w.u[d].col(v) * w.Ez[d].col(v).transpose();
+    Ab.noalias() -= w.Arow[d].middleCols(v * h, h) * w.Szz[d].middleCols(v * h, h);
+    Ab.leftCols(q) += w.Lcol[d].block(0, v * q, q, q).triangularView<Eigen::Lower>().toDenseMatrix();
+  };
+  each_leaf([&](int v, Span r, VectorXd&, MatrixXd&) {
+    auto piv = w.pi[leaf].col(v).head(N_leaf);
+    auto nd = w.node_d1.block(r.first, 0, r.count, N_leaf);
+    w.a.segment(r.first, r.count).noalias() = nd * piv;
+    MatrixXd Zpi = piv.asDiagonal() * P_leaf.transpose();
+    w.D.middleRows(r.first, r.count).noalias() = nd * Zpi;
+    node_Abar(leaf, v);
+  });
+  for (int d = 0; d < leaf; ++d)
+    for (int v = 0; v < w.n_cur[d]; ++v) node_Abar(d, v);
   tree_factor_reverse(s, w);
 
-  MatrixXd Cp = MatrixXd::Zero(R, R);
-  for (int d = 0; d < L; ++d) w.kappa[d].leftCols(w.n_cur[d]).setZero();
-  for (int v = 0; v < w.n_cur[leaf]; ++v) {
-    Span r = rows_of(s, w, leaf, v, row0);
+  each_leaf([&](int v, Span r, VectorXd&, MatrixXd& Cp) {
     auto Tv = T.middleRows(r.first, r.count);
+    Cp.setZero();
     path_C(s, w, v, Cp);
     w.TC.middleRows(r.first, r.count).noalias() = Tv * Cp;
     w.hvec.segment(r.first, r.count) =
         (w.TC.middleRows(r.first, r.count).array() * Tv.array()).rowwise().sum();
-    path.noalias() = Tv.transpose() * (w.a.segment(r.first, r.count) +
-                                       w.d3.segment(r.first, r.count).cwiseProduct(
-                                           w.hvec.segment(r.first, r.count)));
+    w.leaf_g.col(v).noalias() =
+        Tv.transpose() * (w.a.segment(r.first, r.count) +
+                          w.d3.segment(r.first, r.count).cwiseProduct(w.hvec.segment(r.first, r.count)));
+  });
+  for (int d = 0; d < L; ++d) w.kappa[d].leftCols(w.n_cur[d]).setZero();
+  for (int v = 0; v < n_leaves; ++v) {
+    path = w.leaf_g.col(v);
     scatter(s, w, w.kappa, v, path);
   }
   for (int d = 0; d < L; ++d)
@@ -322,23 +343,23 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
       w.kappa[d].col(v) -= w.u[d].col(v) + w.Arow[d].middleCols(v * s.h[d], s.h[d]) * w.Ez[d].col(v);
   tree_solve(s, w, w.kappa);  // nu
 
-  for (int v = 0; v < w.n_cur[leaf]; ++v) {
-    Span r = rows_of(s, w, leaf, v, row0);
+  each_leaf([&](int v, Span r, VectorXd& nupath, MatrixXd& Ap) {
+    VectorXd upath(R);
     auto Tv = T.middleRows(r.first, r.count);
-    gather(s, w, w.kappa, v, path);
-    gather(s, w, w.u, v, up);
+    gather(s, w, w.kappa, v, nupath);
+    gather(s, w, w.u, v, upath);
     path_A(s, w, v, Ap);
     auto zeta = w.zeta.segment(r.first, r.count);
-    zeta.noalias() = Tv * path;
+    zeta.noalias() = Tv * nupath;
     auto d2 = w.d2.segment(r.first, r.count);
     auto e = w.e.segment(r.first, r.count);
     e = w.a.segment(r.first, r.count) + d2.cwiseProduct(zeta) +
         w.d3.segment(r.first, r.count).cwiseProduct(w.hvec.segment(r.first, r.count));
     auto Tb = Tbar.middleRows(r.first, r.count);
     Tb = (2.0 * d2).asDiagonal() * w.TC.middleRows(r.first, r.count);
-    Tb.noalias() += w.d1.segment(r.first, r.count) * path.transpose() + e * up.transpose();
+    Tb.noalias() += w.d1.segment(r.first, r.count) * nupath.transpose() + e * upath.transpose();
     Tb.noalias() += w.D.middleRows(r.first, r.count) * Ap.transpose();
-  }
+  });
   for (int i = 0; i < m; ++i) ebar[i] = w.e(i);
 
   const int n_extra = family.n_extra();
@@ -348,14 +369,13 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
     family.extra_derivs(rows.response[i], w.eta(i), dl.data(), dd1.data(), dd2.data());
     for (int t = 0; t < n_extra; ++t) g_psi[t] += w.zeta(i) * dd1[t] + w.hvec(i) * dd2[t];
   }
-  const MatrixXd& P = g.path_nodes[leaf];
-  for (int v = 0; v < w.n_cur[leaf]; ++v) {
+  for (int v = 0; v < n_leaves; ++v) {
     Span r = rows_of(s, w, leaf, v, row0);
-    for (int cm = 0; cm < g.combos(leaf); ++cm) {
+    for (int cm = 0; cm < N_leaf; ++cm) {
       double p = w.pi[leaf](cm, v);
       if (p == 0.0) continue;
       for (int i = r.first; i < r.first + r.count; ++i)
-        family.extra_value(rows.response[i], w.eta(i) + w.V.row(i).dot(P.col(cm)), p, g_psi);
+        family.extra_value(rows.response[i], w.eta(i) + w.V.row(i).dot(P_leaf.col(cm)), p, g_psi);
     }
   }
 }

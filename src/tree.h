@@ -60,6 +60,10 @@ struct TreeWork {
   // per row of the top cluster
   Eigen::VectorXd eta, eta_node, d1, d2, d3, a, hvec, e, zeta;
   Eigen::MatrixXd V, D, TC, node_d1;
+  // per leaf: its rows' log-density, and path vectors and matrices reduced
+  // into the nodes afterwards in leaf order
+  Eigen::VectorXd leaf_ll;
+  Eigen::MatrixXd leaf_g, leaf_M;
   void resize(const TreeShape& shape, const TreeGrids& grids, const std::vector<int>& max_nodes,
               int max_rows);
   int n_loc(int d) const { return n_cur[d]; }
@@ -79,11 +83,13 @@ struct TreeOut {
 
 // Evaluates top cluster k. rows holds the cluster's rows (responses, eta_fix,
 // T). u_warm[d] (q_d x n_d) are the Newton starts, updated with the modes.
-// With want_grad writes ebar (m values) and w.D's companion Tbar (m x R) and
-// adds dlogL/dpsi into g_psi; with post, fills the posterior of the nodes.
+// With want_grad writes ebar (m values) and Tbar (m x R) and adds dlogL/dpsi
+// into g_psi; with post, fills the posterior of the nodes. The work on the
+// rows runs on n_threads threads (leaves in parallel, reduced in leaf order).
 void tree_eval(const TreeShape& shape, const TreeGrids& grids, const Family& family,
                const ClusterRows& rows, int k, std::vector<Eigen::MatrixXd>& u_warm,
-               const ModeControl& ctl, bool want_grad, TreeWork& w, TreeOut& out, double* ebar,
+               const ModeControl& ctl, bool want_grad, int n_threads, TreeWork& w,
+               TreeOut& out, double* ebar,
                Eigen::Ref<Eigen::MatrixXd> Tbar, double* g_psi, TreePosterior* post);
 
 // Block-tree algebra on the current top cluster (tree_algebra.cpp).

@@ -119,6 +119,9 @@ void TreeWork::resize(const TreeShape& s, const TreeGrids& g, const std::vector<
   D.resize(max_rows, R);
   TC.resize(max_rows, R);
   node_d1.resize(max_rows, g.combos(L - 1));
+  leaf_ll.resize(max_nodes[L - 1]);
+  leaf_g.resize(R, max_nodes[L - 1]);
+  leaf_M.resize(R, R * max_nodes[L - 1]);
 }
 
 namespace {
