@@ -211,23 +211,23 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
   tree_inverse_factor(s, w);
   // Node v's sums over its own grid for each combination of its ancestors' nodes.
   auto node_sums = [&](int d, int v, MatrixXd& Ap) {
-    const int q = s.q[d], h = s.h[d], G = g.G[d], N = g.combos(d);
+    const int h = s.h[d], G = g.G[d], N = g.combos(d);
     const MatrixXd& P = g.path_nodes[d];
-    VectorXd uk(q);
-    auto Av = w.Arow[d].middleCols(v * h, h);
     Span r = rows_of(s, w, d, v, row0);
+    // The node's effects and its rows' linear predictors at all combinations.
+    MatrixXd U = w.Arow[d].middleCols(v * h, h) * P;
+    U.colwise() += w.u[d].col(v);
+    MatrixXd eta_nodes;
     if (d == leaf) {
       path_A(s, w, v, Ap);
       w.V.middleRows(r.first, r.count).noalias() = T.middleRows(r.first, r.count) * Ap;
+      eta_nodes.noalias() = w.V.middleRows(r.first, r.count) * P;
+      eta_nodes.colwise() += w.eta.segment(r.first, r.count);
     }
     for (int cm = 0; cm < N; ++cm) {
-      uk.noalias() = Av * P.col(cm);
-      uk += w.u[d].col(v);
-      double val = g.grid[d].log_weight(cm % G) - 0.5 * uk.squaredNorm();
+      double val = g.grid[d].log_weight(cm % G) - 0.5 * U.col(cm).squaredNorm();
       if (d == leaf) {
-        w.eta_node.segment(r.first, r.count).noalias() =
-            w.eta.segment(r.first, r.count) + w.V.middleRows(r.first, r.count) * P.col(cm);
-        val += family.value_d1(rows.response + r.first, w.eta_node.data() + r.first, r.count,
+        val += family.value_d1(rows.response + r.first, eta_nodes.col(cm).data(), r.count,
                                &w.node_d1(r.first, cm));
       } else {
         for (int x = w.child[d][v]; x < w.child[d][v + 1]; ++x) val += w.logI[d + 1](cm, x);

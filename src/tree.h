@@ -58,7 +58,7 @@ struct TreeWork {
   std::vector<int> base, n_cur;  // first global node and number of nodes per depth
   std::vector<std::vector<int> > par, child;  // local parent; children [child[v], child[v + 1])
   // per row of the top cluster
-  Eigen::VectorXd eta, eta_node, d1, d2, d3, a, hvec, e, zeta;
+  Eigen::VectorXd eta, d1, d2, d3, a, hvec, e, zeta;
   Eigen::MatrixXd V, D, TC, node_d1;
   // per leaf: its rows' log-density, and path vectors and matrices reduced
   // into the nodes afterwards in leaf order

@@ -114,7 +114,7 @@ void TreeWork::resize(const TreeShape& s, const TreeGrids& g, const std::vector<
     par[d].resize(nv);
     child[d].resize(nv + 1);
   }
-  for (auto* v : {&eta, &eta_node, &d1, &d2, &d3, &a, &hvec, &e, &zeta}) v->resize(max_rows);
+  for (auto* v : {&eta, &d1, &d2, &d3, &a, &hvec, &e, &zeta}) v->resize(max_rows);
   V.resize(max_rows, R);
   D.resize(max_rows, R);
   TC.resize(max_rows, R);
