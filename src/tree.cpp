@@ -308,7 +308,7 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
                    w.D.block(r.first, R - h, r.count, h);
     Ab.noalias() -= w.u[d].col(v) * w.Ez[d].col(v).transpose();
     Ab.noalias() -= w.Arow[d].middleCols(v * h, h) * w.Szz[d].middleCols(v * h, h);
-    Ab.leftCols(q) += w.Lcol[d].block(0, v * q, q, q).triangularView<Eigen::Lower>().toDenseMatrix();
+    Ab.leftCols(q) += SmallMat(w.Lcol[d].block(0, v * q, q, q).triangularView<Eigen::Lower>());
   };
   each_leaf([&](int v, Span r, VectorXd&, MatrixXd&) {
     auto piv = w.pi[leaf].col(v).head(N_leaf);

@@ -20,6 +20,11 @@
 
 namespace glamm {
 
+// Along one row's path there are at most MAX_PATH effects; per-node temporaries
+// then live on the stack.
+const int MAX_PATH = 32;
+typedef Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor, MAX_PATH, MAX_Q> PathMat;
+
 // The nesting of the clusters: rows are sorted so that every node owns a
 // contiguous block of rows and the children of a node are consecutive.
 struct TreeShape {

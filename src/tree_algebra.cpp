@@ -34,6 +34,8 @@ void TreeShape::build(const std::vector<std::vector<int> >& node, const std::vec
   q = q_depth;
   h.assign(L, 0);
   for (int d = 0; d < L; ++d) h[d] = q[d] + (d > 0 ? h[d - 1] : 0);
+  if (h[L - 1] > MAX_PATH)
+    throw std::invalid_argument("at most 32 random effects along the levels of a row are supported");
   const int n = static_cast<int>(node[0].size());
   row_start.assign(L, std::vector<int>());
   parent.assign(L, std::vector<int>());
@@ -139,7 +141,7 @@ bool tree_factor(const TreeShape& s, TreeWork& w) {
     const int q = s.q[d], h = s.h[d];
     for (int v = 0; v < w.n_loc(d); ++v) {
       auto col = w.Lcol[d].middleCols(v * q, q);
-      Eigen::LLT<MatrixXd> llt(col.topRows(q));
+      Eigen::LLT<SmallMat> llt(SmallMat(col.topRows(q)));
       if (llt.info() != Eigen::Success) return false;
       col.topRows(q) = llt.matrixL();
       if (h > q) {
@@ -188,12 +190,12 @@ void tree_inverse_factor(const TreeShape& s, TreeWork& w) {
     for (int v = 0; v < w.n_loc(d); ++v) {
       auto col = w.Lcol[d].middleCols(v * q, q);
       auto Av = w.Arow[d].middleCols(v * h, h);
-      MatrixXd Lt_inv = MatrixXd::Identity(q, q);
+      SmallMat Lt_inv = SmallMat::Identity(q, q);
       col.topRows(q).transpose().triangularView<Eigen::Upper>().solveInPlace(Lt_inv);
       Av.leftCols(q) = Lt_inv;
       w.log_det_A[d](v) = -col.topRows(q).diagonal().array().log().sum();
       for (int j = d - 1; j >= 0; --j) {
-        MatrixXd acc = MatrixXd::Zero(q, s.q[j]);
+        SmallMat acc = SmallMat::Zero(q, s.q[j]);
         for (int k = d - 1; k >= j; --k) {
           int x = ancestor(w, d, v, k);
           acc.noalias() += col.block(s.po(d, k), 0, s.q[k], q).transpose() *
@@ -240,7 +242,7 @@ void tree_factor_reverse(const TreeShape& s, TreeWork& w) {
     const int q = s.q[d], h = s.h[d];
     for (int v = 0; v < w.n_loc(d); ++v) {
       auto col = w.Lcol[d].middleCols(v * q, q);
-      MatrixXd X = w.Lbar[d].middleCols(v * q, q);
+      PathMat X = w.Lbar[d].middleCols(v * q, q);
       for (int j = d - 1; j >= 0; --j) {  // v's updates of its ancestors' columns
         const int o = s.po(d, j), qj = s.q[j], hj = s.h[j];
         const int a = ancestor(w, d, v, j);
@@ -248,22 +250,22 @@ void tree_factor_reverse(const TreeShape& s, TreeWork& w) {
         X.bottomRows(hj).noalias() -= Bb * col.block(o, 0, qj, q);
         X.block(o, 0, qj, q).noalias() -= Bb.transpose() * col.bottomRows(hj);
       }
-      MatrixXd Lvv = col.topRows(q).triangularView<Eigen::Lower>();
+      SmallMat Lvv = col.topRows(q).triangularView<Eigen::Lower>();
       auto Bout = w.Bbar[d].middleCols(v * q, q);
-      MatrixXd Xvv = X.topRows(q);
+      SmallMat Xvv = X.topRows(q);
       if (h > q) {
-        MatrixXd Xrest = X.bottomRows(h - q);
+        PathMat Xrest = X.bottomRows(h - q);
         Xvv.noalias() -= Lvv.transpose().triangularView<Eigen::Upper>().solve(
-            MatrixXd(Xrest.transpose() * col.bottomRows(h - q)));
+            SmallMat(Xrest.transpose() * col.bottomRows(h - q)));
         Lvv.triangularView<Eigen::Lower>().solveInPlace<Eigen::OnTheRight>(Xrest);
         Bout.bottomRows(h - q) = Xrest;
       }
-      MatrixXd Phi = Lvv.transpose() * Xvv.triangularView<Eigen::Lower>();
+      SmallMat Phi = Lvv.transpose() * Xvv.triangularView<Eigen::Lower>();
       Phi = Phi.triangularView<Eigen::Lower>();
       Phi.diagonal() *= 0.5;
-      MatrixXd P = Lvv.transpose().triangularView<Eigen::Upper>().solve(Phi);
+      SmallMat P = Lvv.transpose().triangularView<Eigen::Upper>().solve(Phi);
       Lvv.triangularView<Eigen::Lower>().solveInPlace<Eigen::OnTheRight>(P);
-      MatrixXd Sym = 0.5 * (P + P.transpose());
+      SmallMat Sym = 0.5 * (P + P.transpose());
       auto Bvv = Bout.topRows(q);
       for (int c = 0; c < q; ++c)
         for (int r = 0; r < q; ++r) Bvv(r, c) = r < c ? 0.0 : (r == c ? Sym(r, c) : 2.0 * Sym(r, c));
