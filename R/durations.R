@@ -90,17 +90,34 @@ survival_curve <- function(object, newdata, nquad = NULL) {
   if (!inherits(object, "glamm") || object$family$family != "binomial") {
     stop("'object' must be a binary glamm fit to person-period data", call. = FALSE)
   }
-  d <- prediction_design(object, newdata, need_group = FALSE, allow.new.levels = TRUE)
+  groups <- re_groups(object)
+  d <- prediction_design(object, newdata, need_group = FALSE, allow.new.levels = TRUE,
+                         groups = groups)
   eta <- drop(d$X %*% object$coefficients) + d$offset
   h <- link_derivatives(object$family$link)$h
-  q <- ncol(d$Z)
+  # The effects of every level, stacked: Z = [Z_1 ... Z_L], Lambda block
+  # diagonal (the profile's rows share their cluster at every level).
+  Z <- do.call(cbind, lapply(d$levels, function(lv) lv$Z))
+  lambda <- block_diagonal(lapply(groups, function(gr) gr$lambda))
+  q <- ncol(Z)
   if (is.null(nquad)) nquad <- c(30L, 15L, 9L)[min(q, 3L)]
   gh <- cpp_gauss_hermite(nquad)
   grid <- as.matrix(expand.grid(rep(list(gh$nodes), q)))
   w <- apply(as.matrix(expand.grid(rep(list(gh$weights), q))), 1, prod)
   # Random part of eta for each period (rows) at each node (columns): Z Lambda z.
-  shift <- d$Z %*% object$lambda %*% t(grid)
+  shift <- Z %*% lambda %*% t(grid)
   log_surv <- apply(log1p(-h(eta + shift)), 2, cumsum)
   data.frame(conditional = exp(cumsum(log1p(-h(eta)))),
              marginal = drop(exp(matrix(log_surv, nrow(d$X))) %*% w))
+}
+
+block_diagonal <- function(mats) {
+  q <- vapply(mats, nrow, 1L)
+  out <- matrix(0, sum(q), sum(q))
+  end <- cumsum(q)
+  for (l in seq_along(mats)) {
+    k <- end[l] - q[l] + seq_len(q[l])
+    out[k, k] <- mats[[l]]
+  }
+  out
 }

@@ -69,14 +69,18 @@
 #'   variance estimates are biased toward zero for binary data): no
 #'   log-likelihood, AIC or likelihood-ratio test is given.
 #' @return An object of class `glamm`, a list with (among others)
-#'   `coefficients` (fixed effects), `Sigma` (random-effect covariance
-#'   matrix), `sigma` (residual SD, gaussian family), `varcomp` (variance
-#'   components with delta-method SEs), `loglik`, `vcov_par` (inverse observed
-#'   information of all parameters), `ranef` (empirical Bayes predictions) and
-#'   `optinfo` (optimizer record: iterations, final gradient, convergence).
+#'   `coefficients` (fixed effects), `groups` (one element per level of
+#'   random effects, innermost first, named by the grouping factor: its
+#'   clusters, design, covariance matrix `Sigma` and empirical Bayes
+#'   predictions `ranef`; a fit with one grouping factor also has `Sigma` and
+#'   `ranef` at the top), `sigma` (residual SD, gaussian family), `varcomp`
+#'   (variance components with delta-method SEs), `loglik`, `vcov_par`
+#'   (inverse observed information of all parameters) and `optinfo`
+#'   (optimizer record: iterations, final gradient, convergence).
 #'   Use the accessors rather than the components: [fixef()], [ranef()],
 #'   [VarCorr()], [vcov()], [logLik()], [summary.glamm()], [predict.glamm()],
-#'   [anova.glamm()], [confint.glamm()], [fitted()], [residuals()].
+#'   [anova.glamm()], [confint.glamm()], [fitted()], [residuals()], [icc()],
+#'   [simulate.glamm()]; they work level by level for nested fits.
 #' @seealso [glamm.fit()] for the matrix interface, [glamm_control()].
 #' @examples
 #' d <- pisa2000

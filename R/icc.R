@@ -13,11 +13,27 @@
 #' variance is `sigma^2` (the usual ICC). For the poisson family there is no
 #' latent response and an error is given.
 #'
+#' With nested levels (Rabe-Hesketh and Skrondal's conventions, *Multilevel
+#' and Longitudinal Modeling Using Stata*, chapters on three-level models),
+#' each level `l` has its variance `v_l = z_l' Sigma_l z_l` and the total
+#' latent variance is `v_1 + ... + v_L + residual`. The ICC of level `l` is
+#' the correlation of the latent responses of two units in the same cluster
+#' of level `l` (and hence in the same clusters of the levels above), the
+#' share of the variance of that level and the levels above:
+#' `(v_l + ... + v_L) / (v_1 + ... + v_L + residual)`. For students in classes
+#' in schools: school, `v_school / (v_class + v_school + residual)` (two
+#' students of the same school in different classes); class (within school),
+#' `(v_class + v_school) / (v_class + v_school + residual)` (two students of
+#' the same class). The ICC of the innermost level is the largest.
+#'
 #' @param object a `glamm` fit.
 #' @param newdata for models with random slopes: a data frame with the
-#'   covariates of the random-effect terms (one ICC per row).
-#' @return A data frame with `variance` (`v`), `residual` (the level-1
-#'   variance) and `icc`; one row, or one per row of `newdata`.
+#'   covariates of the random-effect terms (one ICC per row, and per level).
+#' @return A data frame with `variance` (`v`, the level's own variance),
+#'   `residual` (the level-1 variance) and `icc`; one row, or one per row of
+#'   `newdata`. With several levels, one row per level (innermost first, as
+#'   lme4 lists them), with its name in column `level` (and the row of
+#'   `newdata` in column `row`).
 #' @examples
 #' d <- pisa2000
 #' d$SES <- (d$isei - mean(d$isei)) / 20
@@ -25,6 +41,15 @@
 #' fit <- glamm(pass_read ~ SESj + female + SES + high_school + college + test_lang +
 #'                (1 | id_school), data = d, family = binomial, nAGQ = 12)
 #' icc(fit)   # about 0.08
+#'
+#' # three levels: one row per level
+#' set.seed(1)
+#' s <- data.frame(school = rep(1:30, each = 20), class = rep(1:4, each = 5, times = 30),
+#'                 x = rnorm(600))
+#' s$y <- rbinom(600, 1, plogis(0.3 * s$x + rnorm(30)[s$school] +
+#'                                rnorm(120, 0, 0.7)[(s$school - 1) * 4 + s$class]))
+#' f3 <- glamm(y ~ x + (1 | school/class), data = s, family = binomial, nAGQ = 5)
+#' icc(f3)   # class:school: same class; school: same school, other classes
 #' @export
 icc <- function(object, newdata = NULL) {
   if (!inherits(object, "glamm")) stop("'object' must be a glamm fit", call. = FALSE)
@@ -36,16 +61,30 @@ icc <- function(object, newdata = NULL) {
     poisson = stop("a poisson model has no latent response, so no latent-response ",
                    "intraclass correlation", call. = FALSE)
   )
-  cn <- colnames(object$Sigma)
+  groups <- re_groups(object)
+  L <- length(groups)
   if (is.null(newdata)) {
-    if (!identical(cn, "(Intercept)")) {
+    if (!all(vapply(groups, function(gr) identical(colnames(gr$Sigma), "(Intercept)"), NA))) {
       stop("with random slopes the random part's variance depends on the covariates: ",
            "give them in 'newdata'", call. = FALSE)
     }
-    Z <- matrix(1, 1, 1)
+    Zs <- lapply(groups, function(gr) matrix(1, 1, 1))
   } else {
-    Z <- prediction_design(object, newdata, need_group = FALSE, allow.new.levels = TRUE)$Z
+    d <- prediction_design(object, newdata, need_group = FALSE, allow.new.levels = TRUE,
+                           groups = groups)
+    Zs <- lapply(d$levels, function(lv) lv$Z)
   }
-  v <- rowSums((Z %*% object$Sigma) * Z)
-  data.frame(variance = v, residual = residual, icc = v / (v + residual))
+  # v[i, l]: the variance of level l's random part at row i.
+  v <- vapply(seq_len(L), function(l) rowSums((Zs[[l]] %*% groups[[l]]$Sigma) * Zs[[l]]),
+              numeric(nrow(Zs[[1]])))
+  v <- matrix(v, ncol = L)
+  above <- t(apply(v, 1, function(x) rev(cumsum(rev(x)))))  # v_l + ... + v_L
+  above <- matrix(above, ncol = L)
+  total <- rowSums(v) + residual
+  out <- data.frame(variance = c(t(v)), residual = residual, icc = c(t(above / total)))
+  if (L > 1) {
+    out <- cbind(level = rep(names(groups), nrow(v)), out, stringsAsFactors = FALSE)
+    if (!is.null(newdata)) out <- cbind(row = rep(seq_len(nrow(v)), each = L), out)
+  }
+  out
 }

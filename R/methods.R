@@ -4,7 +4,8 @@
 #'
 #' `fixef()` the fixed effects, `coef()` the cluster-specific coefficients
 #' (fixed plus empirical Bayes random effects, one row per cluster, as in
-#' lme4), `vcov()` the covariance matrix of the fixed effects (of all
+#' lme4: one data frame per grouping factor, with that factor's effects
+#' only), `vcov()` the covariance matrix of the fixed effects (of all
 #' parameters with `full = TRUE`), `logLik()` the maximized (approximate)
 #' log-likelihood with all normalizing constants, `nobs()` the number of
 #' observations, `formula()` the model formula.
@@ -35,15 +36,17 @@ fixef.glamm <- function(object, ...) object$coefficients
 #' @rdname glamm-accessors
 #' @export
 coef.glamm <- function(object, ...) {
-  b <- object$ranef$mean
   beta <- object$coefficients
-  out <- matrix(beta, nrow(b), length(beta), byrow = TRUE,
-                dimnames = list(rownames(b), names(beta)))
-  shared <- intersect(colnames(b), names(beta))
-  out[, shared] <- out[, shared] + b[, shared]
-  extra <- setdiff(colnames(b), names(beta))
-  out <- cbind(out, b[, extra, drop = FALSE])
-  stats::setNames(list(as.data.frame(out, check.names = FALSE)), object$group_name %||% "group")
+  lapply(re_groups(object), function(gr) {
+    b <- gr$ranef$mean
+    out <- matrix(beta, nrow(b), length(beta), byrow = TRUE,
+                  dimnames = list(rownames(b), names(beta)))
+    shared <- intersect(colnames(b), names(beta))
+    out[, shared] <- out[, shared] + b[, shared]
+    extra <- setdiff(colnames(b), names(beta))
+    out <- cbind(out, b[, extra, drop = FALSE])
+    as.data.frame(out, check.names = FALSE)
+  })
 }
 
 #' @rdname glamm-accessors
@@ -76,30 +79,90 @@ model.frame.glamm <- function(formula, ...) formula$frame
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
 
+# The levels of random effects of a fit, innermost first, named by their
+# labels: fit$groups, with the label of a one-level fit from glamm() (PQL fits
+# carry the working model's levels, named "group"), or built from the fields
+# of a fit made before nested levels existed.
+re_groups <- function(object) {
+  g <- object$groups
+  if (is.null(g)) {
+    g <- list(list(name = object$group_name %||% "group", factor = object$data$group,
+                   Z = object$data$Z, pattern = object$pattern, theta = object$theta,
+                   lambda = object$lambda, Sigma = object$Sigma, nAGQ = object$nAGQ,
+                   parent = NULL, ranef = object$ranef))
+  }
+  if (length(g) == 1 && !is.null(object$group_name)) g[[1]]$name <- object$group_name[1]
+  names(g) <- vapply(g, function(gr) gr$name, "")
+  g
+}
+
+# The positions of each level's theta in fit$par (levels innermost first).
+theta_positions <- function(object, groups = re_groups(object)) {
+  nt <- vapply(groups, function(gr) sum(gr$pattern), 1L)
+  ends <- length(object$coefficients) + cumsum(nt)
+  lapply(seq_along(groups), function(l) ends[l] - nt[l] + seq_len(nt[l]))
+}
+
 #' Random-effect variances, standard deviations and correlations
 #'
-#' @param x a `glamm` fit.
+#' @param x a `glamm` fit (for `as.data.frame()`, a `VarCorr.glamm` object).
 #' @param sigma not used (for compatibility with the generic).
+#' @param row.names,optional not used.
 #' @param ... not used.
-#' @return An object of class `VarCorr.glamm`: a list with the covariance
-#'   matrix of the random effects (element named after the grouping factor,
-#'   with attributes `stddev` and `correlation`) and, for the gaussian family,
-#'   the residual standard deviation as attribute `sc`.
+#' @return An object of class `VarCorr.glamm`: a list with one covariance
+#'   matrix of the random effects per grouping factor (named after the
+#'   factor, innermost level first as lme4 lists them, with attributes
+#'   `stddev` and `correlation`) and, for the gaussian family, the residual
+#'   standard deviation as attribute `sc`. `as.data.frame()` gives lme4's long
+#'   table: columns `grp`, `var1`, `var2`, `vcov` (variance or covariance)
+#'   and `sdcor` (standard deviation or correlation), the variances of each
+#'   factor first, then its covariances (only those the model estimates, not
+#'   the zeros between `||` terms), then the residual.
 #' @examples
 #' fit <- glamm(pass_read ~ female + (1 | id_school), data = pisa2000,
 #'              family = binomial, nAGQ = 5)
 #' VarCorr(fit)
+#' as.data.frame(VarCorr(fit))
 #' @export
 VarCorr.glamm <- function(x, sigma = 1, ...) {
-  S <- x$Sigma
-  sd <- sqrt(diag(S))
-  corr <- S / outer(sd, sd)
-  corr[!is.finite(corr)] <- 0
-  diag(corr) <- 1
-  out <- stats::setNames(list(structure(S, stddev = sd, correlation = corr)),
-                         x$group_name %||% "group")
+  groups <- re_groups(x)
+  out <- lapply(groups, function(gr) {
+    S <- gr$Sigma
+    sd <- sqrt(diag(S))
+    corr <- S / outer(sd, sd)
+    corr[!is.finite(corr)] <- 0
+    diag(corr) <- 1
+    structure(S, stddev = sd, correlation = corr)
+  })
   structure(out, sc = if (x$family$family == "gaussian") x$sigma else NULL,
+            free = lapply(groups, function(gr) abs(tcrossprod(gr$pattern * 1)) > 0),
             class = "VarCorr.glamm")
+}
+
+#' @rdname VarCorr.glamm
+#' @export
+as.data.frame.VarCorr.glamm <- function(x, row.names = NULL, optional = FALSE, ...) {
+  free <- attr(x, "free")
+  rows <- lapply(names(x), function(g) {
+    S <- x[[g]]
+    nm <- rownames(S) %||% paste0("V", seq_len(nrow(S)))
+    lt <- lower.tri(S)
+    if (!is.null(free[[g]])) lt <- lt & free[[g]]
+    n <- nrow(S)
+    data.frame(grp = g, var1 = nm[c(seq_len(n), col(S)[lt])],
+               var2 = c(rep(NA_character_, n), nm[row(S)[lt]]),
+               vcov = c(diag(S), S[lt]),
+               sdcor = c(attr(S, "stddev"), attr(S, "correlation")[lt]),
+               stringsAsFactors = FALSE)
+  })
+  if (!is.null(attr(x, "sc"))) {
+    rows[[length(rows) + 1]] <- data.frame(grp = "Residual", var1 = NA_character_,
+                                           var2 = NA_character_, vcov = attr(x, "sc")^2,
+                                           sdcor = attr(x, "sc"), stringsAsFactors = FALSE)
+  }
+  out <- do.call(rbind, rows)
+  rownames(out) <- NULL
+  out
 }
 
 #' @export

@@ -5,17 +5,23 @@
 #' Predictions of the random effects
 #'
 #' * `type = "mean"` (default): empirical Bayes predictions, the posterior
-#'   means of the random effects given the cluster's data at the estimated
-#'   parameters, computed by adaptive quadrature with the fit's `nAGQ`, with
+#'   means of the random effects given the data at the estimated parameters,
+#'   computed by adaptive quadrature with the fit's `nAGQ` (with nested
+#'   levels, by the nested quadrature over the whole top-level cluster), with
 #'   their posterior covariances (attribute `postVar`).
-#' * `type = "mode"`: posterior modes (the conditional modes of lme4), with
-#'   the inverse curvature at the mode as `postVar`.
+#' * `type = "mode"`: posterior modes (the conditional modes of lme4; with
+#'   nested levels the joint mode of all the effects of a top-level cluster),
+#'   with the inverse curvature at the mode as `postVar`.
 #' * `type = "ml"`: maximum-likelihood estimates for each cluster treating the
 #'   fixed effects as known (the random effects as fixed parameters, no
-#'   prior), with their sampling covariances as `postVar`. Where a cluster's
-#'   estimate does not exist (all responses 0, all successes, or a
-#'   within-cluster design not of full rank) the row is `NA` and attribute
-#'   `reason` says why.
+#'   prior), with their sampling covariances as `postVar`. With nested
+#'   levels, the estimate for a cluster of one level treats the fixed part
+#'   plus the empirical Bayes predictions (posterior means) of the other
+#'   levels' effects as a known offset: a class's estimate is given its
+#'   school's predicted effect, a school's given its classes' predicted
+#'   effects. Where a cluster's estimate does not exist (all responses 0, all
+#'   successes, or a within-cluster design not of full rank) the row is `NA`
+#'   and attribute `reason` says why.
 #'
 #' Posterior means are shrunk toward zero relative to the ML estimates, the
 #' more so the less information a cluster has.
@@ -23,11 +29,12 @@
 #' @param object a `glamm` fit.
 #' @param type `"mean"`, `"mode"` or `"ml"`.
 #' @param ... not used.
-#' @return An object of class `ranef.glamm`: a list with one data frame
-#'   (clusters by random effects) named after the grouping factor, with
-#'   attribute `postVar` (a q x q x clusters array). Use
-#'   `as.data.frame()` for a long table with posterior SDs and `plot()` for a
-#'   caterpillar plot.
+#' @return An object of class `ranef.glamm`: a list with one data frame per
+#'   grouping factor (clusters by random effects), named after the factor,
+#'   innermost level first, each with attribute `postVar` (a q x q x clusters
+#'   array). Use `as.data.frame()` for a long table with posterior SDs (lme4's
+#'   columns `grpvar`, `term`, `grp`, `condval`, `condsd`) and `plot()` for a
+#'   caterpillar plot (one panel per grouping factor and effect).
 #' @examples
 #' fit <- glamm(pass_read ~ female + (1 | id_school), data = pisa2000,
 #'              family = binomial, nAGQ = 7)
@@ -37,41 +44,51 @@
 #' @export
 ranef.glamm <- function(object, type = c("mean", "mode", "ml"), ...) {
   type <- match.arg(type)
-  r <- object$ranef
-  est <- switch(type,
-    mean = list(value = r$mean, var = r$cov, reason = NULL),
-    mode = list(value = r$mode, var = r$mode_cov, reason = NULL),
-    ml = cluster_ml(object)
-  )
-  df <- as.data.frame(est$value, check.names = FALSE)
-  attr(df, "postVar") <- est$var
-  if (!is.null(est$reason)) attr(df, "reason") <- est$reason
-  structure(stats::setNames(list(df), object$group_name %||% "group"),
-            type = type, class = "ranef.glamm")
+  groups <- re_groups(object)
+  out <- lapply(seq_along(groups), function(l) {
+    r <- groups[[l]]$ranef
+    est <- switch(type,
+      mean = list(value = r$mean, var = r$cov, reason = NULL),
+      mode = list(value = r$mode, var = r$mode_cov, reason = NULL),
+      ml = cluster_ml(object, groups, l)
+    )
+    df <- as.data.frame(est$value, check.names = FALSE)
+    attr(df, "postVar") <- est$var
+    if (!is.null(est$reason)) attr(df, "reason") <- est$reason
+    df
+  })
+  structure(stats::setNames(out, names(groups)), type = type, class = "ranef.glamm")
 }
 
-# Per-cluster ML estimates of b with the fixed part as an offset (IRLS by
-# glm.fit); NA with a reason where the estimate does not exist.
-cluster_ml <- function(object) {
+# Per-cluster ML estimates of the effects of level l with the fixed part and
+# the other levels' posterior means as an offset (IRLS by glm.fit); NA with a
+# reason where the estimate does not exist.
+cluster_ml <- function(object, groups, l) {
   dd <- object$data
   fam <- object$family
   if (fam$family == "ordinal") {
     stop("per-cluster ML estimates are not available for the ordinal family", call. = FALSE)
   }
   eta0 <- drop(dd$X %*% object$coefficients) + dd$offset
+  for (k in seq_along(groups)[-l]) {
+    eta0 <- eta0 + posterior_mean_z(groups[[k]]$Z, groups[[k]]$ranef$mean,
+                                    as.integer(groups[[k]]$factor))
+  }
   binom <- fam$family == "binomial"
   y <- if (binom) ifelse(dd$trials > 0, dd$y / pmax(dd$trials, 1), 0) else dd$y
   wt <- dd$weights * if (binom) dd$trials else 1
-  levs <- levels(dd$group)
-  q <- ncol(dd$Z)
-  cn <- colnames(dd$Z)
+  group <- groups[[l]]$factor
+  Z <- groups[[l]]$Z
+  levs <- levels(group)
+  q <- ncol(Z)
+  cn <- colnames(Z)
   value <- matrix(NA_real_, length(levs), q, dimnames = list(levs, cn))
   var <- array(NA_real_, c(q, q, length(levs)), dimnames = list(cn, cn, levs))
   reason <- rep(NA_character_, length(levs))
-  rows <- split(seq_along(y), dd$group)
+  rows <- split(seq_along(y), group)
   for (j in seq_along(levs)) {
     i <- rows[[j]]
-    Zj <- dd$Z[i, , drop = FALSE]
+    Zj <- Z[i, , drop = FALSE]
     if (qr(Zj)$rank < q) {
       reason[j] <- "the random-effect design is not of full rank within the cluster"
       next
@@ -142,11 +159,13 @@ as.data.frame.ranef.glamm <- function(x, row.names = NULL, optional = FALSE, ...
 plot.ranef.glamm <- function(x, level = 0.95, ...) {
   d <- as.data.frame(x)
   z <- stats::qnorm(1 - (1 - level) / 2)
-  terms <- unique(d$term)
-  old <- graphics::par(mfrow = c(1, length(terms)), mar = c(4, 3, 2, 1))
+  # One panel per grouping factor and effect.
+  panels <- unique(d[, c("grpvar", "term")])
+  old <- graphics::par(mfrow = c(1, nrow(panels)), mar = c(4, 3, 2, 1))
   on.exit(graphics::par(old))
-  for (t in terms) {
-    s <- d[d$term == t & !is.na(d$condval), ]
+  for (p in seq_len(nrow(panels))) {
+    t <- panels$term[p]
+    s <- d[d$grpvar == panels$grpvar[p] & d$term == t & !is.na(d$condval), ]
     s <- s[order(s$condval), ]
     k <- seq_len(nrow(s))
     lo <- s$condval - z * s$condsd

@@ -3,8 +3,9 @@
 #' Fitted values and residuals
 #'
 #' Fitted values are conditional means on the response scale (proportions
-#' for the binomial family), with the random effects at their empirical
-#' Bayes predictions. Residuals are `"response"` (observed minus fitted),
+#' for the binomial family), with the random effects of every level at
+#' their empirical Bayes predictions. Both cost O(n), whatever the number of
+#' clusters. Residuals are `"response"` (observed minus fitted),
 #' `"pearson"` (divided by the square root of the variance function, times
 #' the square root of the prior weight or number of trials) or `"deviance"`
 #' (signed square roots of the deviance contributions), as for `glm`.
@@ -47,14 +48,19 @@ residuals.glamm <- function(object, type = c("response", "pearson", "deviance"),
 #' Simulate responses from a glamm fit
 #'
 #' Draws new responses from the fitted model: with new random effects from
-#' `N(0, Sigma)` (`re.form = NA`, the default, as for a new sample of
-#' clusters) or with the random effects at their empirical Bayes
-#' predictions (`re.form = NULL`).
+#' `N(0, Sigma_l)` at every level (`re.form = NA`, the default, as for a new
+#' sample of clusters) or with the random effects at their empirical Bayes
+#' predictions (`re.form = NULL`). As in lme4, `re.form` may also name some
+#' grouping factors, e.g. `~ (1 | school)`: the effects of those levels are
+#' kept at their empirical Bayes predictions and the other levels get new
+#' ones (new classes in the same schools).
 #'
 #' @param object a `glamm` fit.
 #' @param nsim number of simulated responses.
 #' @param seed optional seed for [set.seed()].
-#' @param re.form `NA` for new random effects, `NULL` for the predicted ones.
+#' @param re.form `NA` for new random effects, `NULL` for the predicted ones,
+#'   or a formula naming the grouping factors whose predicted effects are
+#'   kept.
 #' @param ... not used.
 #' @return A data frame with `nsim` columns: counts of successes (binomial),
 #'   counts (poisson), values (gaussian) or ordered factors (ordinal), one row
@@ -68,16 +74,29 @@ residuals.glamm <- function(object, type = c("response", "pearson", "deviance"),
 simulate.glamm <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
   if (!is.null(seed)) set.seed(seed)
   dd <- object$data
+  groups <- re_groups(object)
+  cond <- re_form_levels(object, re.form, groups)
+  for (l in seq_along(groups)) {
+    if (length(cond[[l]]) && length(cond[[l]]) < ncol(groups[[l]]$Z)) {
+      stop(sprintf(paste0("simulate(): 're.form' keeps the predicted effects of whole levels; ",
+                          "name all the effects of %s (%s) or none"), names(groups)[l],
+                   paste(colnames(groups[[l]]$Z), collapse = ", ")), call. = FALSE)
+    }
+  }
   n <- nrow(dd$X)
   eta0 <- drop(dd$X %*% object$coefficients) + dd$offset
   h <- link_derivatives(object$family$link)$h
-  J <- nlevels(dd$group)
-  q <- ncol(dd$Z)
-  idx <- as.integer(dd$group)
+  idx <- lapply(groups, function(gr) as.integer(gr$factor))
   sims <- lapply(seq_len(nsim), function(s) {
-    b <- if (is.null(re.form)) object$ranef$mean else
-      matrix(stats::rnorm(J * q), J, q) %*% t(object$lambda)
-    eta <- eta0 + rowSums(dd$Z * b[idx, , drop = FALSE])
+    eta <- eta0
+    for (l in seq_along(groups)) {
+      gr <- groups[[l]]
+      J <- nlevels(gr$factor)
+      q <- ncol(gr$Z)
+      b <- if (length(cond[[l]])) gr$ranef$mean else
+        matrix(stats::rnorm(J * q), J, q) %*% t(gr$lambda)
+      eta <- eta + rowSums(gr$Z * b[idx[[l]], , drop = FALSE])
+    }
     if (object$family$family == "ordinal") {
       cum <- h(outer(-eta, object$thresholds$estimate, "+"))
       return(factor(object$levels[1 + rowSums(stats::runif(n) > cum)], levels = object$levels,

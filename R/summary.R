@@ -4,8 +4,36 @@ approximation_label <- function(object) {
   if (identical(object$method, "PQL")) {
     return("penalized quasi-likelihood (PQL: approximate, no likelihood)")
   }
-  paste("maximum likelihood,", if (object$nAGQ == 1) "Laplace approximation" else
-    sprintf("adaptive Gauss-Hermite quadrature, %d points per random effect", object$nAGQ))
+  groups <- re_groups(object)
+  K <- vapply(groups, function(gr) as.integer(gr$nAGQ), 1L)
+  if (all(K == 1)) return("maximum likelihood, Laplace approximation")
+  if (length(K) == 1) {
+    return(sprintf(paste("maximum likelihood, adaptive Gauss-Hermite quadrature, %d points",
+                         "per random effect"), K))
+  }
+  # Points per level, e.g. "15 points (class:school), 11 (school)"; a level
+  # with one point is "Laplace (school)".
+  first <- TRUE
+  parts <- character(length(K))
+  for (l in seq_along(K)) {
+    if (K[l] == 1) {
+      parts[l] <- sprintf("Laplace (%s)", names(groups)[l])
+    } else {
+      parts[l] <- sprintf(if (first) "%d points (%s)" else "%d (%s)", K[l], names(groups)[l])
+      first <- FALSE
+    }
+  }
+  paste("maximum likelihood, adaptive Gauss-Hermite quadrature,", paste(parts, collapse = ", "))
+}
+
+# "Observations: n; clusters (g): J" for one grouping factor,
+# "Observations: n; clusters: class:school 160, school 40" for several.
+clusters_line <- function(nobs, names, counts) {
+  if (length(counts) == 1) {
+    return(sprintf("Observations: %d; clusters (%s): %d", nobs, names, counts))
+  }
+  sprintf("Observations: %d; clusters: %s", nobs,
+          paste(names, counts, sep = " ", collapse = ", "))
 }
 
 #' @export
@@ -13,8 +41,8 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   cat(sprintf("Generalized linear mixed model (%s, %s link)\n", x$family$family, x$family$link))
   cat("Fit by", approximation_label(x), "\n")
   if (!is.null(x$formula)) cat("Formula:", deparse1(x$formula), "\n")
-  cat(sprintf("Observations: %d; clusters (%s): %d\n", x$nobs, x$group_name %||% "group",
-              x$ngroups))
+  groups <- re_groups(x)
+  cat(clusters_line(x$nobs, names(groups), x$ngroups), "\n", sep = "")
   if (is.finite(x$loglik)) {
     cat(sprintf("log-likelihood: %.4f   AIC: %.2f   BIC: %.2f\n", x$loglik,
                 stats::AIC(x), stats::BIC(x)))
@@ -39,7 +67,11 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
 #' coefficients (odds ratios for logit links, rate ratios for log links) with
 #' Wald confidence intervals. Variance components are reported as variances
 #' and covariances with delta-method standard errors, and as standard
-#' deviations and correlations.
+#' deviations and correlations, for each grouping factor (innermost first,
+#' as lme4 lists them; the rows of `varcomp` are then named
+#' `var((Intercept)|school)`). The header states the approximation and, with
+#' nested levels, the quadrature points of each level, and the number of
+#' clusters of each grouping factor.
 #'
 #' @param object a `glamm` fit.
 #' @param exponentiate add `exp(estimate)` and its confidence interval.
@@ -49,7 +81,8 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
 #'   (matrix: estimate, SE, z, p and, when asked, exp and CI), `thresholds`
 #'   (ordinal family: estimates and SEs), `varcomp`
 #'   (variances/covariances with SEs), `VarCorr`, `loglik`, `AIC`, `BIC`,
-#'   `optinfo` and descriptive fields.
+#'   `optinfo` and descriptive fields (`ngroups`: the number of clusters,
+#'   a vector named by grouping factor when there are several).
 #' @examples
 #' d <- pisa2000
 #' d$SES <- (d$isei - mean(d$isei)) / 20
@@ -74,7 +107,7 @@ summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, ...) {
     coefficients = tab, thresholds = object$thresholds, varcomp = object$varcomp,
     VarCorr = VarCorr(object),
     loglik = object$loglik, AIC = stats::AIC(object), BIC = stats::BIC(object),
-    nobs = object$nobs, ngroups = object$ngroups, group_name = object$group_name %||% "group",
+    nobs = object$nobs, ngroups = object$ngroups, group_name = names(re_groups(object)),
     family = object$family, formula = object$formula, approximation = approximation_label(object),
     optinfo = object$optinfo, exponentiate = exponentiate
   ), class = "summary.glamm")
@@ -92,7 +125,7 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
   cat(sprintf("Generalized linear mixed model (%s, %s link)\n", x$family$family, x$family$link))
   cat("Fit by", x$approximation, "\n")
   if (!is.null(x$formula)) cat("Formula:", deparse1(x$formula), "\n")
-  cat(sprintf("Observations: %d; clusters (%s): %d\n\n", x$nobs, x$group_name, x$ngroups))
+  cat(clusters_line(x$nobs, x$group_name, x$ngroups), "\n\n", sep = "")
   if (is.finite(x$loglik)) print(c(logLik = x$loglik, AIC = x$AIC, BIC = x$BIC), digits = digits + 3)
   cat("\nRandom effects:\n")
   print(x$VarCorr, digits = digits)

@@ -70,7 +70,10 @@ test_that("a new school errors unless allow.new.levels = TRUE, which gives re.fo
 
 test_that("marginal predictions on the link scale are refused; bad re.form is refused", {
   expect_error(predict(fit, d[1:2, ], type = "link", marginal = TRUE), "response")
-  expect_error(predict(fit, d[1:2, ], re.form = ~ (1 | id_school)), "re.form")
+  # (re.form = ~ (1 | id_school) is valid since nested levels, as in lme4: a
+  # formula naming a factor that is not a grouping factor of the model is bad)
+  expect_error(predict(fit, d[1:2, ], re.form = ~ (1 | female)), "re.form")
+  expect_error(predict(fit, d[1:2, ], re.form = ~ female), "re.form")
 })
 
 test_that("factor covariates in newdata are handled as glm does", {
