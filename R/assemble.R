@@ -87,11 +87,7 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
                    nthreads = control$nthreads),
     control = control
   )
-  if (length(groups) == 1) {
-    out <- c(out, single_level_fields(groups[[1]]))
-    out$data$Z <- groups[[1]]$Z
-    out$data$group <- groups[[1]]$factor
-  }
+  if (length(groups) == 1) out <- c(out, single_level_fields(groups[[1]]))
   out
 }
 

@@ -41,13 +41,23 @@
 #'   for every level, or a vector named by grouping factor, e.g.
 #'   `nAGQ = c(class = 7, school = 11)` (a name is the level's label such as
 #'   `class:school`, or its own variable, `class`); levels not named get the
-#'   default. 1 at a level is the Laplace approximation at that level. The
-#'   default at each level is 15, 11, 7 or 5 points for 1, 2, 3 or more
-#'   random effects, and 1 for the gaussian family, where the integral is
-#'   exact. The error of the approximation grows with the number of clusters
+#'   default. 1 at a level is the Laplace approximation at that level; 1 at
+#'   every level is the joint Laplace approximation of lme4 and glmmTMB.
+#'   The default for one grouping factor is 15, 11, 7 or 5 points for 1, 2, 3
+#'   or more random effects. With nested levels the innermost level gets
+#'   these points and every level above it 7, 5, 3 or 3: on simulated
+#'   three-level data the log-likelihood error of this rule was 4e-5 (binary,
+#'   200 schools x 5 classes x 8 students, both SDs 1), 1e-5 (the same with
+#'   counts) and 1.6e-4 in the hard case of one to three observations per
+#'   inner cluster with an inner SD of 2, where 11 inner points gave 3e-3;
+#'   more than 7 points at the outer level changed nothing. The cost per
+#'   observation is the product of the points along its levels (15 x 7 =
+#'   105 for random intercepts at two levels). The gaussian family uses 1,
+#'   where the integral is exact. The error grows with the number of clusters
 #'   and the size of the variances: to check a fit, refit with more points
-#'   and compare the log-likelihoods. A grid of more than 1e6 points per
-#'   innermost cluster is an error.
+#'   (at the inner level first) and compare the log-likelihoods. A grid of
+#'   more than 1e6 points per innermost cluster, or one whose workspace would
+#'   exceed 2 GB, is an error that suggests fewer points.
 #' @param weights optional prior weights (for binomial proportions, the
 #'   numbers of trials).
 #' @param offset optional offset (a vector or an expression in `data`);
@@ -148,6 +158,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   fit$data_classes <- attr(attr(frame, "terms"), "dataClasses")
   fit$random_xlevels <- random_xlevels(random, frame)
   fit$contrasts <- attr(X, "contrasts")
+  fit <- keep_data_once(fit)
   fit$na.action <- attr(frame, "na.action")
   fit
 }

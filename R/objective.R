@@ -24,10 +24,10 @@
 #' f(c(coef(g), 0)) - logLik(g)      # 0: at zero variance, the glm
 #' @export
 loglik_function <- function(object, nAGQ = object$nAGQ) {
-  dd <- object$data
+  dd <- fit_data(object)
   resp <- list(y = dd$y, trials = dd$trials, weights = dd$weights, constant = dd$constant,
                levels = object$levels)
-  levels <- lapply(object$groups, function(gr) {
+  levels <- lapply(fit_level_designs(object, re_groups(object)), function(gr) {
     list(name = gr$name, group = gr$factor, factor = gr$factor, Z = gr$Z, pattern = gr$pattern)
   })
   q <- vapply(levels, function(l) ncol(l$Z), 1L)

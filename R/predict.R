@@ -154,7 +154,7 @@ predict.glamm <- function(object, newdata = NULL, type = c("link", "response"),
 #'   `integer(0)` for a level not used.
 #' @noRd
 re_form_levels <- function(object, re.form, groups = re_groups(object)) {
-  all_cols <- lapply(groups, function(gr) seq_len(ncol(gr$Z)))
+  all_cols <- lapply(groups, function(gr) seq_len(ncol(gr$Sigma)))
   none <- lapply(groups, function(gr) integer(0))
   if (is.null(re.form)) return(all_cols)
   msg <- paste0("'re.form' must be NULL (with the random effects), NA or ~0 (without), or a ",
@@ -183,11 +183,11 @@ re_form_levels <- function(object, re.form, groups = re_groups(object)) {
         out[[l]] <- all_cols[[l]]
         next
       }
-      k <- match(cn, colnames(groups[[l]]$Z))
+      k <- match(cn, colnames(groups[[l]]$Sigma))
       if (anyNA(k)) {
         stop(sprintf("'re.form': %s is not a random effect of %s in the model (its effects: %s)",
                      cn[is.na(k)][1], names(groups)[l],
-                     paste(colnames(groups[[l]]$Z), collapse = ", ")), call. = FALSE)
+                     paste(colnames(groups[[l]]$Sigma), collapse = ", ")), call. = FALSE)
       }
       out[[l]] <- sort(unique(c(out[[l]], k)))
     }
@@ -231,7 +231,8 @@ prediction_design <- function(object, newdata, need_group, allow.new.levels,
                               groups = re_groups(object)) {
   need_group <- rep_len(need_group, length(groups))
   if (is.null(newdata)) {
-    dd <- object$data
+    dd <- fit_data(object)
+    groups <- fit_level_designs(object, groups)
     levels <- lapply(groups, function(gr) list(Z = gr$Z, group = as.integer(gr$factor)))
     return(list(X = dd$X, offset = dd$offset, levels = levels))
   }
@@ -254,7 +255,7 @@ prediction_design <- function(object, newdata, need_group, allow.new.levels,
     gr <- groups[[l]]
     k <- which(level_of == names(groups)[l])
     design <- bar_design(random$terms[k], newdata, object$random_xlevels[k], object$contrasts)
-    Z <- design$Z[, colnames(gr$Z), drop = FALSE]
+    Z <- design$Z[, colnames(gr$Sigma), drop = FALSE]
     group <- NULL
     if (need_group[l]) {
       expr <- random$terms[[k[1]]]$group

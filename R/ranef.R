@@ -64,7 +64,8 @@ ranef.glamm <- function(object, type = c("mean", "mode", "ml"), ...) {
 # the other levels' posterior means as an offset (IRLS by glm.fit); NA with a
 # reason where the estimate does not exist.
 cluster_ml <- function(object, groups, l) {
-  dd <- object$data
+  dd <- fit_data(object)
+  groups <- fit_level_designs(object, groups)
   fam <- object$family
   if (fam$family == "ordinal") {
     stop("per-cluster ML estimates are not available for the ordinal family", call. = FALSE)

@@ -31,7 +31,7 @@ residuals.glamm <- function(object, type = c("response", "pearson", "deviance"),
     stop("residuals are not defined for ordinal responses; see predict(type = \"response\") ",
          "for the category probabilities", call. = FALSE)
   }
-  dd <- object$data
+  dd <- fit_data(object)
   mu <- predict(object, type = "response")
   mu <- mu[!is.na(mu)]
   binom <- object$family$family == "binomial"
@@ -73,14 +73,14 @@ residuals.glamm <- function(object, type = c("response", "pearson", "deviance"),
 #' @export
 simulate.glamm <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
   if (!is.null(seed)) set.seed(seed)
-  dd <- object$data
-  groups <- re_groups(object)
+  dd <- fit_data(object)
+  groups <- fit_level_designs(object, re_groups(object))
   cond <- re_form_levels(object, re.form, groups)
   for (l in seq_along(groups)) {
     if (length(cond[[l]]) && length(cond[[l]]) < ncol(groups[[l]]$Z)) {
       stop(sprintf(paste0("simulate(): 're.form' keeps the predicted effects of whole levels; ",
                           "name all the effects of %s (%s) or none"), names(groups)[l],
-                   paste(colnames(groups[[l]]$Z), collapse = ", ")), call. = FALSE)
+                   paste(colnames(groups[[l]]$Sigma), collapse = ", ")), call. = FALSE)
     }
   }
   n <- nrow(dd$X)

@@ -14,7 +14,7 @@
 nm_binary <- sim_nested(1, binomial, sizes = c(20, 3, 5), sds = c(0.8, 1), slope_sds = c(0, 0.5))
 nm_gauss <- sim_nested(3, gaussian, sizes = c(20, 3, 5), sds = c(0.6, 0.8), slope_sds = c(0, 0.4),
                        sigma = 1)
-fb <- glamm(y ~ x + (1 | school/class), data = nm_binary, family = binomial)  # 15 points per level
+fb <- glamm(y ~ x + (1 | school/class), data = nm_binary, family = binomial)  # default points: 15 (class), 7 (school)
 fg <- glamm(y ~ x + (1 + x | school) + (1 | school:class), data = nm_gauss, family = gaussian)
 
 # lme4's merMod at glamm's parameters (binomial, Laplace): the deviance
@@ -41,7 +41,7 @@ ranef_gap <- function(a, b) {
 
 test_that("print and summary name every level, its points and its clusters", {
   expect_output(print(fb), paste0("adaptive Gauss-Hermite quadrature, 15 points \\(class:school\\), ",
-                                  "15 \\(school\\)"))
+                                  "7 \\(school\\)"))
   expect_output(print(fb), "Observations: 300; clusters: class:school 60, school 20", fixed = TRUE)
   s <- summary(fb)
   expect_output(print(s), "clusters: class:school 60, school 20", fixed = TRUE)
@@ -303,7 +303,7 @@ test_that("posterior variances are gathered row by row (O(n)), as the loop over 
     v
   }
   for (l in 1:2) {
-    gr <- fg$groups[[l]]
+    gr <- glamm:::fit_level_designs(fg, fg$groups)[[l]]
     idx <- as.integer(gr$factor)
     idx[c(3, 50, 200)] <- NA  # rows of new clusters: the prior covariance
     fast <- glamm:::posterior_var_z(gr$Z, gr$ranef$cov, idx, gr$Sigma)
@@ -325,7 +325,9 @@ test_that("posterior variances are gathered row by row (O(n)), as the loop over 
   # predict's SE uses it for every level: gaussian fit with a slope at the school level
   X <- cbind(1, nm_gauss$x)
   ref <- rowSums((X %*% vcov(fg)) * X)
-  for (gr in fg$groups) ref <- ref + slow_var(gr$Z, as.integer(gr$factor), gr$ranef$cov, gr$Sigma)
+  for (gr in glamm:::fit_level_designs(fg, fg$groups)) {
+    ref <- ref + slow_var(gr$Z, as.integer(gr$factor), gr$ranef$cov, gr$Sigma)
+  }
   expect_equal(unname(predict(fg, se.fit = TRUE)$se.fit), sqrt(ref), tolerance = 1e-13)  # seen 1.1e-16
 })
 
@@ -416,8 +418,8 @@ test_that("simulate draws new effects at every level (NA) or keeps the EB ones (
   expect_lt(max(abs(rowMeans(Yn) - fitted(fg))), 5 * fg$sigma / sqrt(nsim))  # seen 0.16 < 0.24
   # the draws: at each level, innermost first, J x q standard normals times Lambda'
   set.seed(9)
-  eta <- drop(fg$data$X %*% fixef(fg))
-  for (gr in fg$groups) {
+  eta <- drop(glamm:::fit_data(fg)$X %*% fixef(fg))
+  for (gr in glamm:::fit_level_designs(fg, fg$groups)) {
     b <- matrix(rnorm(nlevels(gr$factor) * ncol(gr$Z)), ncol = ncol(gr$Z)) %*% t(gr$lambda)
     eta <- eta + rowSums(gr$Z * b[as.integer(gr$factor), , drop = FALSE])
   }

@@ -222,8 +222,11 @@ test_that("nAGQ: default rule per level, one number, or named by label or own va
   lv <- levels_of(y ~ (1 + x | school/class) + (1 | id))
   expect_identical(names(lv), c("id", "class:school", "school"))
   q <- c(1L, 2L, 2L)
+  # the innermost level as one grouping factor, the levels above 7, 5, 3, 3
   expect_identical(resolve_nagq(NULL, lv, binomial(), q),
-                   c(id = 15L, "class:school" = 11L, school = 11L))
+                   c(id = 15L, "class:school" = 5L, school = 5L))
+  expect_identical(resolve_nagq(NULL, lv, binomial(), c(2L, 1L, 1L)),
+                   c(id = 11L, "class:school" = 7L, school = 7L))
   expect_identical(resolve_nagq(NULL, lv, gaussian(), q), c(id = 1L, "class:school" = 1L,
                                                             school = 1L))
   expect_identical(resolve_nagq(NULL, lv, binomial()), resolve_nagq(NULL, lv, binomial(), q))
@@ -232,7 +235,7 @@ test_that("nAGQ: default rule per level, one number, or named by label or own va
   expect_identical(resolve_nagq(c(class = 7, school = 9, id = 1), lv, binomial(), q),
                    c(id = 1L, "class:school" = 7L, school = 9L))
   expect_identical(resolve_nagq(c("class:school" = 3), lv, binomial(), q),
-                   c(id = 15L, "class:school" = 3L, school = 11L))
+                   c(id = 15L, "class:school" = 3L, school = 5L))
   # the result passes through again unchanged
   k <- resolve_nagq(c(class = 7), lv, binomial(), q)
   expect_identical(resolve_nagq(k, lv, binomial(), q), k)

@@ -1,0 +1,36 @@
+# The data of a fit. A fit from glamm() keeps its data once, as the model
+# frame; the designs (X, and Z of each level) and the
+# response in the engine's form are rebuilt from it when a method needs them.
+# A fit from glamm.fit() has no frame and keeps its matrices.
+
+# X, y, trials, weights, offset and the response constant.
+fit_data <- function(object) {
+  if (!is.null(object$data$X)) return(object$data)
+  frame <- object$frame
+  X <- strip_rownames(stats::model.matrix(object$terms, frame, contrasts.arg = object$contrasts))
+  X <- X[, names(object$coefficients), drop = FALSE]
+  resp <- prepare_response(stats::model.response(frame), object$family,
+                           stats::model.weights(frame))
+  offset <- stats::model.offset(frame)
+  if (is.null(offset)) offset <- rep(0, nrow(X))
+  list(X = X, y = resp$y, trials = resp$trials, weights = resp$weights, offset = offset,
+       constant = resp$constant)
+}
+
+# The random-effects design Z of each level (groups innermost first, as
+# re_groups()), rebuilt from the model frame when the fit does not hold it.
+fit_level_designs <- function(object, groups) {
+  if (all(vapply(groups, function(gr) !is.null(gr$Z), NA))) return(groups)
+  levels <- random_levels(object$random, object$frame, environment(object$formula),
+                          contrasts = object$contrasts)
+  for (l in names(groups)) groups[[l]]$Z <- levels[[l]]$Z
+  groups
+}
+
+# Drops the designs, which the model frame holds, from a fit of glamm(); the
+# clusters of each level are kept (one integer per row and level).
+keep_data_once <- function(fit) {
+  fit["data"] <- list(NULL)  # kept as an element, so that $data does not match $data_classes
+  for (l in seq_along(fit$groups)) fit$groups[[l]]$Z <- NULL
+  fit
+}
