@@ -163,11 +163,10 @@ posterior_on_b_scale <- function(post, node_cluster, lambda, group_levels, cn) {
   }
   mean <- place(post$mean) %*% t(lambda)
   mode <- place(post$mode) %*% t(lambda)
+  # vec(Lambda M Lambda') = (Lambda x Lambda) vec(M), for all clusters at once.
   to_b <- function(flat) {
-    flat <- place(flat)
-    out <- array(0, c(q, q, J), dimnames = list(cn, cn, group_levels))
-    for (j in seq_len(J)) out[, , j] <- lambda %*% matrix(flat[j, ], q, q) %*% t(lambda)
-    out
+    array(t(place(flat) %*% t(kronecker(lambda, lambda))), c(q, q, J),
+          dimnames = list(cn, cn, group_levels))
   }
   dimnames(mean) <- dimnames(mode) <- list(group_levels, cn)
   list(mean = mean, mode = mode, cov = to_b(post$cov), mode_cov = to_b(post$mode_cov))

@@ -210,7 +210,7 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
 # measured in millions is handled like one measured in units.
 typical_sizes <- function(X, levels, resp, family, n_extra) {
   rms <- function(M) {
-    r <- sqrt(colMeans(M^2))
+    r <- sqrt(diag(crossprod(M)) / nrow(M))  # no n x p temporary
     ifelse(r > 0, r, 1)
   }
   s_y <- if (family$family == "gaussian") {
