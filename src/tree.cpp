@@ -316,11 +316,15 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
     w.a.segment(r.first, r.count).noalias() = nd * piv;
     MatrixXd Zpi = piv.asDiagonal() * P_leaf.transpose();
     w.D.middleRows(r.first, r.count).noalias() = nd * Zpi;
-    node_Abar(leaf, v);
+    if (N_leaf > 1) node_Abar(leaf, v);
   });
-  for (int d = 0; d < leaf; ++d)
-    for (int v = 0; v < w.n_cur[d]; ++v) node_Abar(d, v);
-  tree_factor_reverse(s, w);
+  if (N_leaf > 1) {
+    for (int d = 0; d < leaf; ++d)
+      for (int v = 0; v < w.n_cur[d]; ++v) node_Abar(d, v);
+    tree_factor_reverse(s, w);
+  } else {
+    tree_half_inverse(s, w);  // Laplace at every level: C = H^{-1} / 2
+  }
 
   each_leaf([&](int v, Span r, VectorXd&, MatrixXd& Cp) {
     auto Tv = T.middleRows(r.first, r.count);

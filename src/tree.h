@@ -101,7 +101,8 @@ void tree_eval(const TreeShape& shape, const TreeGrids& grids, const Family& fam
 bool tree_factor(const TreeShape& shape, TreeWork& w);   // Lcol holds H, becomes L
 void tree_solve(const TreeShape& shape, TreeWork& w, std::vector<Eigen::MatrixXd>& b);
 void tree_inverse_factor(const TreeShape& shape, TreeWork& w);  // Arow = rows of L^{-T}
-void tree_factor_reverse(const TreeShape& shape, TreeWork& w);  // Lbar -> Ccol
+void tree_factor_reverse(const TreeShape& shape, TreeWork& w);  // Abar -> Ccol
+void tree_half_inverse(const TreeShape& shape, TreeWork& w);    // Ccol = H^{-1} / 2
 
 }  // namespace glamm
 

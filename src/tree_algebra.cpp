@@ -19,6 +19,9 @@
 // blocks are kept for the lower triangle (off-diagonal entries doubled), and
 // C = -Hbar as a symmetric matrix: then the AGHQ value's derivative through
 // the adaptation is -tr(C dH), as in cluster.cpp.
+// With one node at every level (Laplace) this is C = H^{-1} / 2 on the
+// pattern, taken directly from H^{-1} = A A':
+//   C_av = (1/2) sum_{x on a's path} A_ax A_vx'   (a on v's path).
 #include "tree.h"
 
 #include <stdexcept>
@@ -274,6 +277,25 @@ void tree_factor_reverse(const TreeShape& s, TreeWork& w) {
       for (int c = 0; c < q; ++c)
         for (int r = c; r < q; ++r) Cv(r, c) = Cv(c, r) = r == c ? -Bvv(r, c) : -0.5 * Bvv(r, c);
       if (h > q) Cv.bottomRows(h - q) = -0.5 * Bout.bottomRows(h - q);
+    }
+  }
+}
+
+}  // namespace glamm
+
+namespace glamm {
+
+void tree_half_inverse(const TreeShape& s, TreeWork& w) {
+  for (int d = 0; d < s.L; ++d) {
+    const int q = s.q[d], h = s.h[d];
+    for (int v = 0; v < w.n_loc(d); ++v) {
+      auto Av = w.Arow[d].middleCols(v * h, h);
+      auto Cv = w.Ccol[d].middleCols(v * q, q);
+      for (int j = d; j >= 0; --j) {
+        const int a = ancestor(w, d, v, j), hj = s.h[j];
+        Cv.block(s.po(d, j), 0, s.q[j], q).noalias() =
+            0.5 * w.Arow[j].middleCols(a * hj, hj) * Av.rightCols(hj).transpose();
+      }
     }
   }
 }
