@@ -2,11 +2,11 @@
 //
 //   integral f(z) phi(z) dz  ~=  sum_k w_k f(z_k)
 //
-// Nodes and weights come from the Golub-Welsch method: the nodes are the
-// eigenvalues of the Jacobi matrix of the probabilists' Hermite polynomials
-// (zero diagonal, off-diagonal sqrt(1), ..., sqrt(K-1)); the weights are the
-// squared first components of the normalized eigenvectors. A q-dimensional grid
-// takes all K^q combinations, with weight the product of the factors.
+// The nodes are the zeros of the degree-K probabilists' Hermite polynomial
+// and w_k = 1 / sum_{j<K} p_j(z_k)^2 with p_j the orthonormal polynomials,
+// kept as logarithms so that the outer weights of large rules stay accurate
+// (quadrature.cpp). A q-dimensional grid takes all K^q combinations, with
+// weight the product of the factors.
 #ifndef GLAMM_QUADRATURE_H
 #define GLAMM_QUADRATURE_H
 
@@ -15,7 +15,7 @@
 namespace glamm {
 
 struct GaussHermite {
-  Eigen::VectorXd nodes, weights;
+  Eigen::VectorXd nodes, weights, log_weights;
 };
 
 GaussHermite gauss_hermite(int K);

@@ -124,3 +124,21 @@ test_that("gaussian: the log-likelihood is the closed-form multivariate normal m
     expect_lt(abs(as.numeric(loglik_function(fit, nAGQ = K)(par)) - ll), 1e-8)  # seen 2.8e-14
   }
 })
+
+test_that("large rules keep their outer weights: moments and log-likelihoods for K up to 1000", {
+  # Weights from the eigenvectors lost the tails from K of about 70 on (an
+  # absolute error of 1e-17 against true weights below 1e-300), which the
+  # adaptive rule multiplies by exp(z^2 / 2): K = 1000 gave +160,000.
+  for (K in c(70, 150, 400, 1000)) {
+    gh <- glamm:::cpp_gauss_hermite(K)
+    expect_lt(abs(sum(gh$weights) - 1), 1e-14)                # seen 2.2e-16
+    expect_lt(abs(sum(gh$weights * gh$nodes^2) - 1), 1e-13)   # seen 2.2e-16
+    expect_lt(abs(sum(gh$weights * gh$nodes^4) - 3), 1e-12)   # seen 1.3e-15
+    expect_lt(abs(sum(gh$weights * gh$nodes^6) - 15), 1e-11)  # seen 5.3e-15
+  }
+  fit <- glamm(pass_read ~ female + (1 | id_school), data = pisa2000, family = binomial,
+               nAGQ = 12)
+  ll <- function(K) as.numeric(loglik_function(fit, nAGQ = K)(fit$par))
+  ref <- ll(50)
+  for (K in c(100, 300, 1000)) expect_lt(abs(ll(K) - ref), 1e-9)  # seen <= 2.3e-13
+})
