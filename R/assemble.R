@@ -48,7 +48,6 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
   varcomp <- variance_components(levels, objective, par, V, p, gaussian)
 
   post <- cpp_model_posterior(objective$model, beta, u$lambda, extra$to_engine(psi))
-  theta_end <- cumsum(objective$n_theta_level)
   groups <- lapply(seq_along(levels), function(l) {
     lev <- levels[[l]]
     lambda <- u$lambda[[l]]
@@ -58,7 +57,7 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
     # Engine node v is the cluster tree$cluster[[l]][v + 1] of the factor.
     eb <- posterior_on_b_scale(post$levels[[l]], tree$cluster[[l]], lambda, levels(lev$group), cn)
     list(name = lev$name, factor = lev$group, Z = lev$Z, pattern = lev$pattern,
-         theta = theta[theta_end[l] - objective$n_theta_level[l] + seq_len(objective$n_theta_level[l])],
+         theta = lambda_to_theta(lambda, lev$pattern),
          lambda = lambda, Sigma = Sigma, nAGQ = unname(nAGQ[l]), parent = parents[[l]],
          ranef = eb)
   })
@@ -77,7 +76,8 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
     loglik = opt$loglik, df = length(par), nobs = nrow(X),
     ngroups = if (length(groups) == 1) nlevels(groups[[1]]$factor) else
       vapply(groups, function(gr) nlevels(gr$factor), 1L),
-    family = family, nAGQ = if (length(nAGQ) == 1) unname(nAGQ) else nAGQ, method = "ML", cluster_loglik = top_loglik,
+    family = family, nAGQ = if (length(nAGQ) == 1) unname(nAGQ) else nAGQ, method = "ML",
+    cluster_loglik = top_loglik,
     data = list(X = X, y = resp$y, trials = resp$trials, weights = resp$weights, offset = offset,
                 constant = resp$constant),
     optinfo = list(optimizer = "nlminb", convergence = opt$convergence, message = opt$message,
@@ -107,8 +107,10 @@ variance_components <- function(levels, objective, par, V, p, gaussian) {
   ends <- cumsum(nl)
   idx_of <- function(l) ends[l] - nl[l] + seq_len(nl[l])
   vc_fun <- function(x) {
-    c(unlist(lapply(seq_along(levels), function(l) theta_to_varcov(x[idx_of(l)], levels[[l]]$pattern))),
-      if (gaussian) exp(2 * x[nt + 1]))
+    per_level <- lapply(seq_along(levels), function(l) {
+      theta_to_varcov(x[idx_of(l)], levels[[l]]$pattern)
+    })
+    c(unlist(per_level), if (gaussian) exp(2 * x[nt + 1]))
   }
   vc_idx <- p + seq_len(nt + gaussian)
   est <- vc_fun(par[vc_idx])
