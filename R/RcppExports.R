@@ -9,6 +9,14 @@ cpp_gauss_hermite <- function(K) {
     .Call(`_glamm_cpp_gauss_hermite`, K)
 }
 
+cpp_finite_columns <- function(M) {
+    .Call(`_glamm_cpp_finite_columns`, M)
+}
+
+cpp_crossprod <- function(X) {
+    .Call(`_glamm_cpp_crossprod`, X)
+}
+
 cpp_model_new <- function(X, y, trials, weights, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree) {
     .Call(`_glamm_cpp_model_new`, X, y, trials, weights, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree)
 }
@@ -19,5 +27,13 @@ cpp_model_eval <- function(ptr, beta, Lambda, psi, gradient, scores) {
 
 cpp_model_posterior <- function(ptr, beta, Lambda, psi) {
     .Call(`_glamm_cpp_model_posterior`, ptr, beta, Lambda, psi)
+}
+
+cpp_run_codes <- function(codes_, ord) {
+    .Call(`_glamm_cpp_run_codes`, codes_, ord)
+}
+
+cpp_nested_parent <- function(inner_, outer_, n_inner) {
+    .Call(`_glamm_cpp_nested_parent`, inner_, outer_, n_inner)
 }
 

@@ -67,12 +67,17 @@ family_codes <- function(family) {
 is_whole <- function(x, tol = 1e-8) all(abs(x - round(x)) < tol)
 
 # Returns list(y, trials, weights, constant) with the response on the scale of
-# the engine (see src/family.h).
-prepare_response <- function(y, family, weights = NULL) {
+# the engine (see src/family.h); with compact = TRUE, trials and weights that
+# are 1 on every row are NULL (the engine's form; the fitter's memory). The
+# checks avoid n-length temporaries where they can (min(), max() and anyNA()
+# make none): a fit of 10^6 rows should not need several copies of its response.
+prepare_response <- function(y, family, weights = NULL, compact = FALSE) {
+  y <- unname_response(y)
   n <- NROW(y)
-  if (is.null(weights)) weights <- rep(1, n)
+  unit_weights <- is.null(weights)
+  if (unit_weights) weights <- rep(1, n)
   if (length(weights) != n) stop("'weights' must have one value per observation", call. = FALSE)
-  if (any(!is.finite(weights)) || any(weights < 0)) {
+  if (!all_finite(weights) || min(weights) < 0) {
     stop("'weights' must be finite and non-negative", call. = FALSE)
   }
   if (family$family == "ordinal") return(prepare_ordinal_response(y, weights))
@@ -80,12 +85,12 @@ prepare_response <- function(y, family, weights = NULL) {
     stop(sprintf("a factor response needs the binomial family, not %s", family$family),
          call. = FALSE)
   }
-  trials <- rep(1, n)
+  trials <- NULL
   switch(family$family,
     binomial = {
       if (is.matrix(y)) {
         if (ncol(y) != 2) stop("a matrix response must be cbind(successes, failures)", call. = FALSE)
-        if (any(!is.finite(y)) || any(y < 0) || !is_whole(y)) {
+        if (!all_finite(y) || min(y) < 0 || !is_whole(y)) {
           stop("cbind(successes, failures) must hold non-negative whole numbers", call. = FALSE)
         }
         trials <- as.numeric(y[, 1] + y[, 2])
@@ -93,45 +98,57 @@ prepare_response <- function(y, family, weights = NULL) {
       } else {
         if (is.factor(y)) y <- as.numeric(y != levels(y)[1L])
         if (is.logical(y)) y <- as.numeric(y)
-        if (!is.numeric(y) || any(!is.finite(y))) {
+        if (!is.numeric(y) || !all_finite(y)) {
           stop("the binomial response must be finite: 0/1, a factor, a logical, ",
                "a proportion with 'weights' as trials, or cbind(successes, failures)",
                call. = FALSE)
         }
-        if (any(y < 0 | y > 1)) {
+        if (n > 0 && (min(y) < 0 || max(y) > 1)) {
           stop("a binomial response must be 0/1 (or a proportion with 'weights' as the ",
                "number of trials); for counts of successes use cbind(successes, failures)",
                call. = FALSE)
         }
         # As in glm(): a proportion with weights w is y * w successes of w trials.
-        trials <- weights
-        y <- y * weights
-        weights <- rep(1, n)
-        if (!is_whole(y, 1e-6)) {
-          stop("proportion * weights must give whole numbers of successes", call. = FALSE)
+        if (!unit_weights) {
+          trials <- weights
+          y <- y * weights
+          weights <- rep(1, n)
+          unit_weights <- TRUE
         }
-        y <- round(y)
+        if (!is.integer(y)) {
+          if (!is_whole(y, 1e-6)) {
+            stop("proportion * weights must give whole numbers of successes", call. = FALSE)
+          }
+          y <- round(y)
+        }
       }
-      constant <- sum(weights * lchoose(trials, y))
+      # log choose(n, y) is 0 for single trials.
+      constant <- if (is.null(trials)) 0 else sum(weights * lchoose(trials, y))
     },
     poisson = {
-      if (!is.numeric(y) || is.matrix(y) || any(!is.finite(y))) {
+      if (!is.numeric(y) || is.matrix(y) || !all_finite(y)) {
         stop("the poisson response must be a finite numeric vector of counts", call. = FALSE)
       }
-      if (any(y < 0)) stop("the poisson response has negative counts", call. = FALSE)
-      if (!is_whole(y)) stop("the poisson response must hold whole numbers", call. = FALSE)
+      if (n > 0 && min(y) < 0) stop("the poisson response has negative counts", call. = FALSE)
+      if (!is.integer(y) && !is_whole(y)) {
+        stop("the poisson response must hold whole numbers", call. = FALSE)
+      }
       constant <- -sum(weights * lgamma(y + 1))
     },
     gaussian = {
-      if (!is.numeric(y) || is.matrix(y) || any(!is.finite(y))) {
+      if (!is.numeric(y) || is.matrix(y) || !all_finite(y)) {
         stop("the gaussian response must be a finite numeric vector", call. = FALSE)
       }
-      constant <- 0.5 * sum(log(weights[weights > 0]))
+      constant <- if (unit_weights) 0 else 0.5 * sum(log(weights[weights > 0]))
     }
   )
-  list(y = as.numeric(y), trials = as.numeric(trials), weights = as.numeric(weights),
-       constant = constant)
+  ones <- if (compact) NULL else rep(1, n)
+  list(y = as.numeric(y), trials = if (is.null(trials)) ones else as.numeric(trials),
+       weights = if (unit_weights) ones else as.numeric(weights), constant = constant)
 }
+
+# Whether every value of a numeric vector or matrix is finite (no temporary).
+all_finite <- function(x) all(cpp_finite_columns(x))
 
 # An ordered response: the category index 1..C, with the factor's levels.
 prepare_ordinal_response <- function(y, weights) {

@@ -5,7 +5,14 @@
 
 # X, y, trials, weights, offset and the response constant.
 fit_data <- function(object) {
-  if (!is.null(object$data$X)) return(object$data)
+  if (!is.null(object$data$X)) {  # glamm.fit(): unit trials and weights, zero offset as NULL
+    d <- object$data
+    n <- nrow(d$X)
+    d$trials <- d$trials %||% rep(1, n)
+    d$weights <- d$weights %||% rep(1, n)
+    d$offset <- d$offset %||% rep(0, n)
+    return(d)
+  }
   frame <- object$frame
   X <- strip_rownames(stats::model.matrix(object$terms, frame, contrasts.arg = object$contrasts))
   X <- X[, names(object$coefficients), drop = FALSE]

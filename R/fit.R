@@ -63,8 +63,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   if (NROW(y) != n) {
     stop("'y', 'X', 'Z' and 'group' must have the same number of observations", call. = FALSE)
   }
-  if (is.null(offset)) offset <- rep(0, n)
-  if (length(offset) != n || any(!is.finite(offset))) {
+  if (!is.null(offset) && (length(offset) != n || !all_finite(offset))) {
     stop("'offset' must be finite, with one value per observation", call. = FALSE)
   }
   q <- vapply(levels, function(l) ncol(l$Z), 1L)
@@ -85,13 +84,16 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
            call. = FALSE)
     }
     l1 <- levels[[1]]
-    return(structure(pql_fit(y, X, l1$Z, l1$group, family, weights, offset, l1$pattern, control),
+    return(structure(pql_fit(y, X, l1$Z, l1$group, family, weights, offset %||% rep(0, n),
+                             l1$pattern, control),
                      class = "glamm"))
   }
-  resp <- prepare_response(y, family, weights)
+  # Unit trials and weights and a zero offset stay NULL (no n-vectors of 1s and 0s).
+  resp <- prepare_response(y, family, weights, compact = TRUE)
   check_variation(resp, family)
   inner <- levels[[1]]$group
-  if (family$family == "binomial" && all(resp$trials <= 1) && nlevels(inner) == n) {
+  single_trials <- is.null(resp$trials) || max(resp$trials) <= 1
+  if (family$family == "binomial" && single_trials && nlevels(inner) == n) {
     warning("every cluster has a single binary observation: an observation-level random ",
             "effect is not identified for binary responses (binary data cannot be ",
             "overdispersed); its variance is estimated only through the link function",
@@ -133,7 +135,8 @@ fit_levels <- function(Z, group, pattern, re, n) {
       stop("'y', 'X', 'Z' and 'group' must have the same number of observations", call. = FALSE)
     }
     if (anyNA(g)) stop("the grouping factor has missing values", call. = FALSE)
-    g <- droplevels(as.factor(g))
+    g <- as.factor(g)
+    if (any(tabulate(g, nlevels(g)) == 0)) g <- droplevels(g)
     pat <- l$pattern %||% lower.tri(diag(ncol(Zl)), diag = TRUE)
     list(name = name, group = g, factor = g, Z = Zl, pattern = pat)
   })
@@ -150,14 +153,24 @@ fit_levels <- function(Z, group, pattern, re, n) {
 # A response without variation has its maximum likelihood at infinity
 # (binomial, poisson) or a zero residual variance (gaussian).
 check_variation <- function(resp, family) {
-  used <- resp$weights > 0 & resp$trials > 0
-  y <- resp$y[used]
-  n <- resp$trials[used]
+  y <- resp$y
+  n <- resp$trials  # NULL: one trial per row (or not binomial)
+  w <- resp$weights %||% 1
+  if (min(w) <= 0 || (!is.null(n) && min(n) <= 0)) {  # rows that carry no information
+    used <- w > 0 & (n %||% 1) > 0
+    y <- y[used]
+    if (!is.null(n)) n <- n[used]
+  }
+  if (length(y) == 0) {
+    stop("no observation has a positive weight (and, binomial, trials): nothing to fit",
+         call. = FALSE)
+  }
+  trials <- if (is.null(n)) length(y) else sum(n)
   what <- switch(family$family,
-    binomial = if (all(y == 0)) "all failures" else if (all(y == n)) "all successes",
-    poisson = if (all(y == 0)) "all counts 0",
+    binomial = if (max(y) == 0) "all failures" else if (sum(y) == trials) "all successes",
+    poisson = if (max(y) == 0) "all counts 0",
     gaussian = ,
-    ordinal = if (length(unique(y)) < 2) "a constant response"
+    ordinal = if (length(y) == 0 || min(y) == max(y)) "a constant response"
   )
   if (!is.null(what)) {
     stop(sprintf("the response has no variation (%s): the model cannot be estimated", what),
@@ -167,9 +180,12 @@ check_variation <- function(resp, family) {
 
 as_design <- function(M, name) {
   if (!is.matrix(M) || !is.numeric(M)) stop(sprintf("'%s' must be a numeric matrix", name), call. = FALSE)
-  if (any(!is.finite(M))) stop(sprintf("'%s' has missing or non-finite values", name), call. = FALSE)
+  if (!all_finite(M)) stop(sprintf("'%s' has missing or non-finite values", name), call. = FALSE)
+  # Attributes are set only when they must change: each change of a large
+  # shared matrix makes R wrap it, and the first C-level write access to a
+  # wrapper copies the matrix.
   if (is.null(colnames(M))) colnames(M) <- paste0(name, seq_len(ncol(M)))
-  storage.mode(M) <- "double"
+  if (!is.double(M)) storage.mode(M) <- "double"
   strip_rownames(M)
 }
 
@@ -185,16 +201,19 @@ strip_rownames <- function(M) {
 build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
                             tree = tree_order(levels), use_tree = FALSE) {
   codes <- family_codes(family)
-  # Data already sorted by cluster are passed as they are (no copy of X).
+  # Data already sorted by cluster are passed as they are (no copy of X);
+  # the engine numbers the clusters by the runs of each factor's codes.
   ord <- tree$order
   rows <- function(v) {
-    if (tree$sorted) v else if (is.matrix(v)) v[ord, , drop = FALSE] else v[ord]
+    if (is.null(ord)) v else if (is.matrix(v)) v[ord, , drop = FALSE] else v[ord]
   }
-  engine_levels <- lapply(seq_along(levels), function(l) {
-    list(Z = rows(levels[[l]]$Z), node = as.integer(tree$node[[l]]))
+  engine_levels <- lapply(levels, function(l) {
+    list(Z = rows(l$Z), node = rows(level_factor(l)))
   })
-  model <- cpp_model_new(rows(X), rows(resp$y), rows(resp$trials), rows(resp$weights),
-                         rows(as.numeric(offset)), engine_levels, codes[["family"]],
+  # NULL trials, weights (all 1) and offset (0) go as empty vectors.
+  or_empty <- function(v) if (is.null(v)) numeric(0) else rows(as.numeric(v))
+  model <- cpp_model_new(rows(X), rows(resp$y), or_empty(resp$trials), or_empty(resp$weights),
+                         or_empty(offset), engine_levels, codes[["family"]],
                          codes[["link"]], length(resp$levels), as.integer(nAGQ),
                          control$nthreads, control$mode.tol, control$mode.maxit, use_tree)
   patterns <- lapply(levels, function(l) l$pattern)
@@ -210,7 +229,7 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
 # measured in millions is handled like one measured in units.
 typical_sizes <- function(X, levels, resp, family, n_extra) {
   rms <- function(M) {
-    r <- sqrt(diag(crossprod(M)) / nrow(M))  # no n x p temporary
+    r <- sqrt(diag(cpp_crossprod(M)) / nrow(M))
     ifelse(r > 0, r, 1)
   }
   s_y <- if (family$family == "gaussian") {
@@ -270,23 +289,28 @@ nrow_sq <- function(patterns) vapply(patterns, function(x) nrow(x)^2, 1)
 
 start_values <- function(resp, X, levels, offset, family, start, objective) {
   # The GLM start needs no more than an evenly spread subset of a large data set.
-  rows <- if (nrow(X) > 50000) round(seq(1, nrow(X), length.out = 50000)) else seq_len(nrow(X))
-  ok <- resp$trials[rows] > 0
-  yy <- ifelse(ok, resp$y[rows] / ifelse(ok, resp$trials[rows], 1), 0)
+  rows <- if (nrow(X) > 20000) round(seq(1, nrow(X), length.out = 20000)) else seq_len(nrow(X))
+  part <- function(v, default) if (is.null(v)) rep(default, length(rows)) else v[rows]
+  trials <- part(resp$trials, 1)
+  weights <- part(resp$weights, 1)
+  ok <- trials > 0
+  yy <- ifelse(ok, resp$y[rows] / ifelse(ok, trials, 1), 0)
   if (family$family == "ordinal") {
     beta <- stats::setNames(rep(0, ncol(X)), colnames(X))
   } else {
     g <- suppressWarnings(glm.fit(X[rows, , drop = FALSE], yy,
-                                  weights = (resp$trials * resp$weights)[rows],
-                                  offset = offset[rows], family = family))
+                                  weights = trials * weights, offset = part(offset, 0),
+                                  family = family))
     beta <- g$coefficients
     beta[is.na(beta)] <- 0
   }
   sigma <- if (family$family == "gaussian") {
-    sqrt(sum(resp$weights[rows] * g$residuals^2) / length(yy))
+    sqrt(sum(weights * g$residuals^2) / length(yy))
   } else 1
   theta <- unlist(lapply(levels, function(l) {
-    scale <- apply(l$Z, 2, function(z) if (stats::sd(z) > 0) stats::sd(z) else 1)
+    scale <- apply(l$Z[rows, , drop = FALSE], 2, function(z) {
+      if (stats::sd(z) > 0) stats::sd(z) else 1
+    })
     lambda <- diag(0.5 * sigma / scale, ncol(l$Z))
     if (family$family == "gaussian") lambda <- lambda / sqrt(2)
     lambda_to_theta(lambda, l$pattern)

@@ -118,6 +118,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   mf <- call[c(1L, match(c("data", "subset", "weights", "offset", "na.action"), names(call), 0L))]
   mf$formula <- frame_formula
   mf$drop.unused.levels <- TRUE
+  mf$na.action <- shared_na_action(if (missing(na.action)) NULL else na.action)
   mf[[1L]] <- quote(stats::model.frame)
   frame <- tryCatch(eval(mf, parent.frame()), error = function(e) {
     msg <- conditionMessage(e)
@@ -139,7 +140,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   for (level in re_levels) check_finite_columns(level$Z, "random-effects")
   re <- lapply(re_levels, function(l) list(Z = l$Z, group = l$factor, pattern = l$pattern,
                                         name = l$name))
-  y <- stats::model.response(frame)
+  y <- unname_response(stats::model.response(frame))
   weights <- stats::model.weights(frame)
   offset <- stats::model.offset(frame)
 
@@ -163,8 +164,27 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   fit
 }
 
+# na.omit() and na.exclude() subset the frame even when no row is dropped,
+# which copies every column of the data; when there is nothing to drop, the
+# frame keeps the data's columns (no copy).
+shared_na_action <- function(na.action) {
+  action <- na.action %||% getOption("na.action") %||% "na.omit"
+  action <- match.fun(action)
+  function(object, ...) {
+    complete <- all(vapply(object, function(col) !anyNA(col), NA))
+    if (complete) object else action(object, ...)
+  }
+}
+
+# The response without the names model.response() gives it (the row names:
+# n strings once anything materializes them).
+unname_response <- function(y) {
+  if (is.matrix(y)) rownames(y) <- NULL else names(y) <- NULL
+  y
+}
+
 check_finite_columns <- function(M, what) {
-  bad <- colnames(M)[colSums(!is.finite(M)) > 0]
+  bad <- colnames(M)[!cpp_finite_columns(M)]
   if (length(bad)) {
     stop(sprintf("the %s design has infinite or NaN values in: %s", what,
                  paste(bad, collapse = ", ")), call. = FALSE)
@@ -181,8 +201,18 @@ drop_intercept <- function(X) {
 }
 
 # Drops columns of a rank-deficient design, with a message (as lm and lme4 do).
+# A design whose scaled cross-product has its smallest eigenvalue above
+# 1e-10 leaves every column a residual above 1e-5 of its norm, which qr()
+# (tolerance 1e-7) calls full rank; only other designs are decomposed (a
+# copy of X).
 drop_aliased <- function(X) {
   if (ncol(X) == 0) return(X)
+  XtX <- cpp_crossprod(X)
+  s <- sqrt(diag(XtX))
+  if (all(s > 0)) {
+    ev <- eigen(XtX / tcrossprod(s), symmetric = TRUE, only.values = TRUE)$values
+    if (min(ev) > 1e-10) return(X)
+  }
   qx <- qr(X)
   if (qx$rank == ncol(X)) return(X)
   keep <- sort(qx$pivot[seq_len(qx$rank)])

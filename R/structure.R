@@ -122,11 +122,7 @@ n_clusters <- function(f) sum(tabulate(f, nlevels(f)) > 0)
 # For each cluster of `inner`, its cluster in `outer`; NULL when a cluster
 # of `inner` meets several clusters of `outer`. Unused levels get NA.
 nested_parent <- function(inner, outer) {
-  ci <- as.integer(inner)
-  co <- as.integer(outer)
-  parent <- rep(NA_integer_, nlevels(inner))
-  parent[ci] <- co
-  if (all(parent[ci] == co)) parent else NULL
+  cpp_nested_parent(inner, outer, nlevels(inner))
 }
 
 # Why level l is not nested in level l + 1, with one cluster as an example,
@@ -192,38 +188,29 @@ nests <- function(factors) {
 #'
 #' @param levels nested levels innermost first, each with its grouping
 #'   factor in `$factor` (or `$group`).
-#' @return `list(order, sorted, node, cluster, max_rows_top)`: `order` the
-#'   row order that makes every cluster of every level a contiguous block (by
-#'   top cluster, then the next level, ..., the innermost; rows keep their
-#'   order within the innermost clusters); `sorted` `TRUE` when the rows
-#'   already have every cluster contiguous, and then `order` is
-#'   `seq_len(n)` (the data need no copy); `node` for each level the 0-based
-#'   cluster id of each row in that order, numbered 0, 1, ... in order of
-#'   first appearance; `cluster` for each level the index among the
-#'   factor's levels of node 0, 1, ...; `max_rows_top` the number of rows of
+#' @return `list(order, cluster, max_rows_top)`: `order` the row order that
+#'   makes every cluster of every level a contiguous block (by top cluster,
+#'   then the next level, ..., the innermost; rows keep their order within the
+#'   innermost clusters), or `NULL` when the rows already have every cluster
+#'   contiguous (the data need no copy); `cluster` for each level the index
+#'   among the factor's levels of the engine's nodes 0, 1, ... (its clusters
+#'   in the order in which they come); `max_rows_top` the number of rows of
 #'   the largest top-level cluster.
 #' @noRd
 tree_order <- function(levels) {
   factors <- lapply(levels, level_factor)
-  n <- length(factors[[1]])
-  codes <- lapply(factors, as.integer)
-  runs <- function(x) if (n == 0) 0L else sum(x[-1L] != x[-n]) + 1L
-  sorted <- all(vapply(seq_along(codes), function(l) {
-    runs(codes[[l]]) == n_clusters(factors[[l]])
+  cluster <- lapply(factors, cpp_run_codes, ord = integer(0))
+  sorted <- all(vapply(seq_along(factors), function(l) {
+    length(cluster[[l]]) == n_clusters(factors[[l]])
   }, NA))
-  ord <- if (sorted) seq_len(n) else do.call(order, c(rev(codes), list(method = "radix")))
-  node <- list()
-  cluster <- list()
-  for (l in seq_along(codes)) {
-    x <- if (sorted) codes[[l]] else codes[[l]][ord]
-    start <- c(TRUE, x[-1L] != x[-n])[seq_len(n)]
-    node[[l]] <- cumsum(start) - 1L
-    cluster[[l]] <- x[start]
+  ord <- NULL
+  if (!sorted) {
+    ord <- do.call(order, c(rev(factors), list(method = "radix")))
+    cluster <- lapply(factors, cpp_run_codes, ord = ord)
   }
-  names(node) <- names(cluster) <- names(levels)
+  names(cluster) <- names(levels)
   top <- factors[[length(factors)]]
-  list(order = ord, sorted = sorted, node = node, cluster = cluster,
-       max_rows_top = max(0L, tabulate(top, nlevels(top))))
+  list(order = ord, cluster = cluster, max_rows_top = max(0L, tabulate(top, nlevels(top))))
 }
 
 #' Quadrature points per level

@@ -32,17 +32,39 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_finite_columns
+Rcpp::LogicalVector cpp_finite_columns(SEXP M);
+RcppExport SEXP _glamm_cpp_finite_columns(SEXP MSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type M(MSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_finite_columns(M));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_crossprod
+Rcpp::NumericMatrix cpp_crossprod(SEXP X);
+RcppExport SEXP _glamm_cpp_crossprod(SEXP XSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type X(XSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_crossprod(X));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_model_new
-SEXP cpp_model_new(Rcpp::NumericMatrix X, Rcpp::NumericVector y, Rcpp::NumericVector trials, Rcpp::NumericVector weights, Rcpp::NumericVector offset, Rcpp::List levels, int family, int link, int n_categories, Rcpp::IntegerVector nAGQ, int n_threads, double mode_tol, int mode_maxit, bool use_tree);
+SEXP cpp_model_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP offset, Rcpp::List levels, int family, int link, int n_categories, Rcpp::IntegerVector nAGQ, int n_threads, double mode_tol, int mode_maxit, bool use_tree);
 RcppExport SEXP _glamm_cpp_model_new(SEXP XSEXP, SEXP ySEXP, SEXP trialsSEXP, SEXP weightsSEXP, SEXP offsetSEXP, SEXP levelsSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP n_categoriesSEXP, SEXP nAGQSEXP, SEXP n_threadsSEXP, SEXP mode_tolSEXP, SEXP mode_maxitSEXP, SEXP use_treeSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type X(XSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type trials(trialsSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type weights(weightsSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type X(XSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type y(ySEXP);
+    Rcpp::traits::input_parameter< SEXP >::type trials(trialsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type weights(weightsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type offset(offsetSEXP);
     Rcpp::traits::input_parameter< Rcpp::List >::type levels(levelsSEXP);
     Rcpp::traits::input_parameter< int >::type family(familySEXP);
     Rcpp::traits::input_parameter< int >::type link(linkSEXP);
@@ -86,13 +108,42 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_run_codes
+Rcpp::IntegerVector cpp_run_codes(SEXP codes_, Rcpp::IntegerVector ord);
+RcppExport SEXP _glamm_cpp_run_codes(SEXP codes_SEXP, SEXP ordSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type codes_(codes_SEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type ord(ordSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_run_codes(codes_, ord));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_nested_parent
+SEXP cpp_nested_parent(SEXP inner_, SEXP outer_, int n_inner);
+RcppExport SEXP _glamm_cpp_nested_parent(SEXP inner_SEXP, SEXP outer_SEXP, SEXP n_innerSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type inner_(inner_SEXP);
+    Rcpp::traits::input_parameter< SEXP >::type outer_(outer_SEXP);
+    Rcpp::traits::input_parameter< int >::type n_inner(n_innerSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_nested_parent(inner_, outer_, n_inner));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_codes", (DL_FUNC) &_glamm_cpp_codes, 0},
     {"_glamm_cpp_gauss_hermite", (DL_FUNC) &_glamm_cpp_gauss_hermite, 1},
+    {"_glamm_cpp_finite_columns", (DL_FUNC) &_glamm_cpp_finite_columns, 1},
+    {"_glamm_cpp_crossprod", (DL_FUNC) &_glamm_cpp_crossprod, 1},
     {"_glamm_cpp_model_new", (DL_FUNC) &_glamm_cpp_model_new, 14},
     {"_glamm_cpp_model_eval", (DL_FUNC) &_glamm_cpp_model_eval, 6},
     {"_glamm_cpp_model_posterior", (DL_FUNC) &_glamm_cpp_model_posterior, 4},
+    {"_glamm_cpp_run_codes", (DL_FUNC) &_glamm_cpp_run_codes, 2},
+    {"_glamm_cpp_nested_parent", (DL_FUNC) &_glamm_cpp_nested_parent, 3},
     {NULL, NULL, 0}
 };
 

@@ -27,7 +27,7 @@ struct ModeControl {
 // The rows of one cluster as the integrator sees them.
 struct ClusterRows {
   int m = 0;                           // number of rows
-  const Response* response = nullptr;  // m responses
+  Responses response;  // m responses
   const double* eta_fix = nullptr;     // m values
   const Eigen::MatrixXd* T = nullptr;  // effective design, first m rows used
 };

@@ -8,8 +8,8 @@ namespace glamm {
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
-Design::Design(const Eigen::Map<MatrixXd>& X, const Eigen::Map<VectorXd>& offset,
-               const std::vector<Eigen::Map<MatrixXd> >& Z)
+Design::Design(const Eigen::Map<const MatrixXd>& X, const Eigen::Map<const VectorXd>& offset,
+               const std::vector<Eigen::Map<const MatrixXd> >& Z)
     : X_(X), offset_(offset), Z_(Z) {
   if (Z_.empty()) throw std::invalid_argument("the model needs at least one level of random effects");
   col_.assign(1, 0);
@@ -20,7 +20,8 @@ Design::Design(const Eigen::Map<MatrixXd>& X, const Eigen::Map<VectorXd>& offset
     col_.push_back(col_.back() + static_cast<int>(Zl.cols()));
     score_col_.push_back(score_col_.back() + static_cast<int>(Zl.cols() * Zl.cols()));
   }
-  if (offset_.size() != X_.rows()) throw std::invalid_argument("offset must have one value per row");
+  if (offset_.size() != X_.rows() && offset_.size() != 0)
+    throw std::invalid_argument("offset must have one value per row (or none)");
 }
 
 void Design::set(const VectorXd& beta, const std::vector<MatrixXd>& Lambda) {
@@ -37,7 +38,9 @@ void Design::set(const VectorXd& beta, const std::vector<MatrixXd>& Lambda) {
 }
 
 void Design::fill(int s, int m, double* eta_fix, Eigen::Ref<MatrixXd> T) const {
-  Eigen::Map<VectorXd>(eta_fix, m).noalias() = X_.middleRows(s, m) * beta_ + offset_.segment(s, m);
+  Eigen::Map<VectorXd> eta(eta_fix, m);
+  eta.noalias() = X_.middleRows(s, m) * beta_;
+  if (offset_.size()) eta += offset_.segment(s, m);
   for (int l = 0; l < n_levels(); ++l)
     T.block(0, col_[l], m, q(l)).noalias() = Z_[l].middleRows(s, m) * lambda_rev_[l];
 }

@@ -1,7 +1,7 @@
 // The parameter layer: from the parameters to what the integrators see, and
 // back. For row i with fixed-effects row x_i and, at each level l (innermost
 // first), random-effects row z_il and relative factor Lambda_l:
-//   eta_fix_i = x_i' beta + offset_i,
+//   eta_fix_i = x_i' beta + offset_i   (an empty offset is 0),
 //   T_i = [ z_i1' Lambda_1 P_1 | ... | z_iL' Lambda_L P_L ]   (1 x R, R = sum q_l),
 // where P_l reverses the order of a level's q_l columns: the integrators work in
 // these "reversed" coordinates, in which the lower Cholesky factor of the
@@ -20,8 +20,9 @@ namespace glamm {
 
 class Design {
  public:
-  Design(const Eigen::Map<Eigen::MatrixXd>& X, const Eigen::Map<Eigen::VectorXd>& offset,
-         const std::vector<Eigen::Map<Eigen::MatrixXd> >& Z);
+  Design(const Eigen::Map<const Eigen::MatrixXd>& X,
+         const Eigen::Map<const Eigen::VectorXd>& offset,
+         const std::vector<Eigen::Map<const Eigen::MatrixXd> >& Z);
 
   int n() const { return static_cast<int>(X_.rows()); }
   int p() const { return static_cast<int>(X_.cols()); }
@@ -42,9 +43,9 @@ class Design {
                 double* score) const;
 
  private:
-  Eigen::Map<Eigen::MatrixXd> X_;
-  Eigen::Map<Eigen::VectorXd> offset_;
-  std::vector<Eigen::Map<Eigen::MatrixXd> > Z_;
+  Eigen::Map<const Eigen::MatrixXd> X_;
+  Eigen::Map<const Eigen::VectorXd> offset_;
+  std::vector<Eigen::Map<const Eigen::MatrixXd> > Z_;
   std::vector<int> col_, score_col_;
   Eigen::VectorXd beta_;
   std::vector<Eigen::MatrixXd> lambda_rev_;  // Lambda_l P_l

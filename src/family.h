@@ -18,6 +18,19 @@ struct Response {
   double y, n, w;
 };
 
+// The responses of a block of rows, read in place from three columns (R's
+// vectors): r[i] is row i of the block, r + s the block from its row s on.
+// Trials and weights that are 1 on every row are one value read with step 0.
+struct Responses {
+  const double *y = nullptr, *n = nullptr, *w = nullptr;
+  int n_step = 1, w_step = 1;
+  Response operator[](int i) const { return {y[i], n[i * n_step], w[i * w_step]}; }
+  Responses operator+(int s) const {
+    return {y + s, n + s * n_step, w + s * w_step, n_step, w_step};
+  }
+  Responses from(int s) const { return *this + s; }
+};
+
 // Derivatives of log f in eta at one point.
 struct Derivs {
   double l, d1, d2, d3;
@@ -32,9 +45,9 @@ class Family {
   virtual int n_extra() const { return 0; }
   virtual void set_extra(const double* /*psi*/) {}
   // Sum over m rows of log f; fills d1 (used at every quadrature node).
-  virtual double value_d1(const Response* r, const double* eta, int m, double* d1) const = 0;
+  virtual double value_d1(Responses r, const double* eta, int m, double* d1) const = 0;
   // Sum over m rows of log f; fills d1, d2, d3 (used at the mode).
-  virtual double derivs(const Response* r, const double* eta, int m, double* d1, double* d2,
+  virtual double derivs(Responses r, const double* eta, int m, double* d1, double* d2,
                         double* d3) const = 0;
   // d/dpsi of l at one row (at a node): adds weight * dl/dpsi_j into acc[j].
   virtual void extra_value(const Response& /*r*/, double /*eta*/, double /*weight*/,
@@ -49,13 +62,13 @@ class Family {
 template <class F>
 class FamilyRows : public Family {
  public:
-  double value_d1(const Response* r, const double* eta, int m, double* d1) const override {
+  double value_d1(Responses r, const double* eta, int m, double* d1) const override {
     const F& f = static_cast<const F&>(*this);
     double sum = 0.0;
     for (int i = 0; i < m; ++i) sum += f.one_value_d1(r[i], eta[i], d1 + i);
     return sum;
   }
-  double derivs(const Response* r, const double* eta, int m, double* d1, double* d2,
+  double derivs(Responses r, const double* eta, int m, double* d1, double* d2,
                 double* d3) const override {
     const F& f = static_cast<const F&>(*this);
     double sum = 0.0;

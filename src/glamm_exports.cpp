@@ -1,8 +1,11 @@
-// The only file that sees Rcpp types: converts R objects to Eigen maps,
-// calls the engine and converts results back. Rcpp turns C++ exceptions
-// into R errors. Cluster ids arrive 0-based from R (R/fit.R); levels are
-// listed innermost first.
+// The engine's boundary with R: converts R objects to Eigen maps, calls the
+// engine and converts results back (grouping.cpp holds R-side helpers).
+// Rcpp turns C++ exceptions into R errors. Each level's clusters arrive as
+// integer codes in the sorted row order (R/fit.R); levels are listed
+// innermost first.
 #include <RcppEigen.h>
+
+#include <cmath>
 
 #include "codes.h"
 #include "likelihood.h"
@@ -20,6 +23,22 @@ Rcpp::XPtr<glamm::Model> model_of(SEXP ptr) {
   Rcpp::XPtr<glamm::Model> model(ptr);
   if (!model) Rcpp::stop("the model object is no longer valid (was it saved and reloaded?)");
   return model;
+}
+
+// Read-only maps of R's data. REAL_RO reads an ALTREP wrapper (what R makes
+// of a matrix whose attributes changed, e.g. after rownames(X) <- NULL) in
+// place, where REAL() or Rcpp's begin() would duplicate it.
+Map<const MatrixXd> matrix_map(SEXP M, int n, const char* what) {
+  if (TYPEOF(M) != REALSXP || !Rf_isMatrix(M) || Rf_nrows(M) != n)
+    Rcpp::stop("'%s' must be a double matrix with one row per observation", what);
+  return Map<const MatrixXd>(REAL_RO(M), n, Rf_ncols(M));
+}
+
+// A vector of n values, or (when empty_ok) none.
+Map<const VectorXd> vector_map(SEXP v, int n, const char* what, bool empty_ok = false) {
+  if (TYPEOF(v) != REALSXP || (Rf_xlength(v) != n && !(empty_ok && Rf_xlength(v) == 0)))
+    Rcpp::stop("'%s' must be a double vector with one value per observation", what);
+  return Map<const VectorXd>(REAL_RO(v), Rf_xlength(v));
 }
 
 std::vector<MatrixXd> matrices(const Rcpp::List& x) {
@@ -50,29 +69,64 @@ Rcpp::List cpp_gauss_hermite(int K) {
   return Rcpp::List::create(Rcpp::Named("nodes") = gh.nodes, Rcpp::Named("weights") = gh.weights);
 }
 
-// levels: list of list(Z = n x q_l matrix, node = 0-based integer cluster ids).
+// Whether each column of M (a vector is one column) is finite, without the
+// n x p logical temporary of colSums(!is.finite(M)).
 // [[Rcpp::export]]
-SEXP cpp_model_new(Rcpp::NumericMatrix X, Rcpp::NumericVector y, Rcpp::NumericVector trials,
-                   Rcpp::NumericVector weights, Rcpp::NumericVector offset, Rcpp::List levels,
+Rcpp::LogicalVector cpp_finite_columns(SEXP M) {
+  const int type = TYPEOF(M);
+  if (type != REALSXP && type != INTSXP && type != LGLSXP) Rcpp::stop("a numeric matrix is needed");
+  const bool matrix = Rf_isMatrix(M);
+  const R_xlen_t nr = matrix ? Rf_nrows(M) : Rf_xlength(M);
+  const int nc = matrix ? Rf_ncols(M) : 1;
+  Rcpp::LogicalVector out(nc, true);
+  for (int j = 0; j < nc; ++j) {
+    const R_xlen_t first = static_cast<R_xlen_t>(j) * nr;
+    for (R_xlen_t i = first; i < first + nr; ++i) {
+      const bool finite = type == REALSXP ? std::isfinite(REAL_RO(M)[i])
+                                          : INTEGER_RO(M)[i] != NA_INTEGER;
+      if (!finite) {
+        out[j] = false;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+// X'X, reading X in place (crossprod() may copy an ALTREP wrapper).
+// [[Rcpp::export]]
+Rcpp::NumericMatrix cpp_crossprod(SEXP X) {
+  Map<const MatrixXd> Xm = matrix_map(X, Rf_nrows(X), "X");
+  MatrixXd out = MatrixXd::Zero(Xm.cols(), Xm.cols());
+  out.selfadjointView<Eigen::Lower>().rankUpdate(Xm.transpose());
+  out.triangularView<Eigen::StrictlyUpper>() = out.transpose();
+  return Rcpp::wrap(out);
+}
+
+// levels: list of list(Z = n x q_l matrix, node = integer cluster codes, a
+// cluster being a run of equal codes in the sorted rows). trials, weights
+// and offset may be empty (1, 1 and 0 on every row).
+// [[Rcpp::export]]
+SEXP cpp_model_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP offset, Rcpp::List levels,
                    int family, int link, int n_categories, Rcpp::IntegerVector nAGQ,
                    int n_threads, double mode_tol, int mode_maxit, bool use_tree) {
-  Map<MatrixXd> Xm(X.begin(), X.nrow(), X.ncol());
-  Map<VectorXd> ym(y.begin(), y.size()), tm(trials.begin(), trials.size()),
-      wm(weights.begin(), weights.size()), om(offset.begin(), offset.size());
+  const int n = Rf_nrows(X);
   std::vector<glamm::LevelData> lev;
   for (R_xlen_t l = 0; l < levels.size(); ++l) {
     Rcpp::List item = levels[l];
-    Rcpp::NumericMatrix Z = item["Z"];
-    Rcpp::IntegerVector node = item["node"];
-    lev.push_back({Map<MatrixXd>(Z.begin(), Z.nrow(), Z.ncol()),
-                   std::vector<int>(node.begin(), node.end())});
+    SEXP Z = item["Z"], node = item["node"];
+    if (TYPEOF(node) != INTSXP || Rf_xlength(node) != n)
+      Rcpp::stop("each level needs an integer cluster code for every row");
+    lev.push_back({matrix_map(Z, n, "Z"), INTEGER_RO(node)});
   }
   glamm::ModeControl ctl;
   ctl.tol = mode_tol;
   ctl.maxit = mode_maxit;
   std::vector<int> K(nAGQ.begin(), nAGQ.end());
-  glamm::Model* model = new glamm::Model(Xm, ym, tm, wm, om, lev, family, link, n_categories, K,
-                                         n_threads < 1 ? 1 : n_threads, ctl, use_tree);
+  glamm::Model* model = new glamm::Model(
+      matrix_map(X, n, "X"), vector_map(y, n, "y"), vector_map(trials, n, "trials", true),
+      vector_map(weights, n, "weights", true), vector_map(offset, n, "offset", true), lev, family,
+      link, n_categories, K, n_threads < 1 ? 1 : n_threads, ctl, use_tree);
   // The R vectors the maps point into are kept alive with the pointer.
   Rcpp::List keep = Rcpp::List::create(X, y, trials, weights, offset, levels);
   return Rcpp::XPtr<glamm::Model>(model, true, R_NilValue, keep);

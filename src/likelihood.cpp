@@ -18,41 +18,43 @@ using Eigen::VectorXd;
 
 namespace {
 
-std::vector<Eigen::Map<MatrixXd> > level_maps(const std::vector<LevelData>& levels) {
-  std::vector<Eigen::Map<MatrixXd> > out;
+std::vector<Eigen::Map<const MatrixXd> > level_maps(const std::vector<LevelData>& levels) {
+  std::vector<Eigen::Map<const MatrixXd> > out;
   for (const LevelData& l : levels) out.push_back(l.Z);
   return out;
 }
 
 }  // namespace
 
-Model::Model(const Eigen::Map<MatrixXd>& X, const Eigen::Map<VectorXd>& y,
-             const Eigen::Map<VectorXd>& trials, const Eigen::Map<VectorXd>& weights,
-             const Eigen::Map<VectorXd>& offset, const std::vector<LevelData>& levels,
+Model::Model(const Eigen::Map<const MatrixXd>& X, const Eigen::Map<const VectorXd>& y,
+             const Eigen::Map<const VectorXd>& trials, const Eigen::Map<const VectorXd>& weights,
+             const Eigen::Map<const VectorXd>& offset, const std::vector<LevelData>& levels,
              int family, int link, int n_categories, const std::vector<int>& n_agq,
              int n_threads, const ModeControl& ctl, bool use_tree)
     : design_(X, offset, level_maps(levels)), family_(make_family(family, link, n_categories)),
       n_threads_(n_threads), ctl_(ctl) {
   const int n = design_.n(), L = design_.n_levels();
-  if (y.size() != n || trials.size() != n || weights.size() != n)
+  // Empty trials or weights are 1 on every row.
+  if (y.size() != n || (trials.size() != n && trials.size() != 0) ||
+      (weights.size() != n && weights.size() != 0))
     throw std::invalid_argument("X, Z, y, trials, weights and offset must have the same rows");
   if (static_cast<int>(n_agq.size()) != L)
     throw std::invalid_argument("one number of quadrature points per level is needed");
-  std::vector<std::vector<int> > node(L);
+  std::vector<const int*> code(L);
   std::vector<int> q(L), K(L);
   for (int d = 0; d < L; ++d) {  // depth d is level L - 1 - d
     const LevelData& lev = levels[L - 1 - d];
-    if (static_cast<int>(lev.node.size()) != n)
-      throw std::invalid_argument("each level needs a cluster for every row");
-    node[d] = lev.node;
+    code[d] = lev.code;
     q[d] = static_cast<int>(lev.Z.cols());
     K[d] = n_agq[L - 1 - d];
     if (K[d] < 1) throw std::invalid_argument("the number of quadrature points must be >= 1");
     if (q[d] > MAX_Q) throw std::invalid_argument("at most 10 random effects per level");
   }
-  shape_.build(node, q);
-  response_.resize(n);
-  for (int i = 0; i < n; ++i) response_[i] = {y(i), trials(i), weights(i)};
+  shape_.build(code, n, q);
+  static const double one = 1.0;
+  const bool unit_trials = trials.size() == 0, unit_weights = weights.size() == 0;
+  response_ = {y.data(), unit_trials ? &one : trials.data(), unit_weights ? &one : weights.data(),
+               unit_trials ? 0 : 1, unit_weights ? 0 : 1};
   tree_ = use_tree || L > 1;
   if (tree_) {
     grids_.build(shape_, K);
@@ -170,7 +172,7 @@ int Model::run(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const 
       design_.fill(s, m, wk.eta_fix.data(), wk.T.topRows(m));
       ClusterRows rows;
       rows.m = m;
-      rows.response = &response_[s];
+      rows.response = response_.from(s);
       rows.eta_fix = wk.eta_fix.data();
       rows.T = &wk.T;
       auto sc = score_.col(k);

@@ -38,15 +38,17 @@ struct Posterior {
 };
 
 struct LevelData {
-  Eigen::Map<Eigen::MatrixXd> Z;  // n x q_l, rows sorted by the nesting
-  std::vector<int> node;          // 0-based cluster of each row
+  Eigen::Map<const Eigen::MatrixXd> Z;  // n x q_l, rows sorted by the nesting
+  const int* code;                // cluster code of each row: a cluster is a run of equal codes
 };
 
 class Model {
  public:
-  Model(const Eigen::Map<Eigen::MatrixXd>& X, const Eigen::Map<Eigen::VectorXd>& y,
-        const Eigen::Map<Eigen::VectorXd>& trials, const Eigen::Map<Eigen::VectorXd>& weights,
-        const Eigen::Map<Eigen::VectorXd>& offset, const std::vector<LevelData>& levels,
+  // trials, weights and offset may be empty: 1, 1 and 0 on every row.
+  Model(const Eigen::Map<const Eigen::MatrixXd>& X, const Eigen::Map<const Eigen::VectorXd>& y,
+        const Eigen::Map<const Eigen::VectorXd>& trials,
+        const Eigen::Map<const Eigen::VectorXd>& weights,
+        const Eigen::Map<const Eigen::VectorXd>& offset, const std::vector<LevelData>& levels,
         int family, int link, int n_categories, const std::vector<int>& n_agq, int n_threads,
         const ModeControl& ctl, bool use_tree);
 
@@ -67,7 +69,7 @@ class Model {
   void store_posterior(int k, const TreePosterior* tp, const ClusterOut& co, Posterior* post) const;
 
   Design design_;
-  std::vector<Response> response_;
+  Responses response_;  // maps of R's y, trials and weights
   std::unique_ptr<Family> family_;
   TreeShape shape_;
   bool tree_;           // the nested integrator (else the one-level fast path)

@@ -37,10 +37,10 @@ struct TreeShape {
   int n_nodes(int d) const { return static_cast<int>(row_start[d].size()) - 1; }
   int po(int d, int j) const { return h[d] - h[j]; }
   int R() const { return h[L - 1]; }
-  // Builds the shape from each sorted row's node id per depth (0-based, in
-  // order of first appearance). Throws std::invalid_argument when the ids are
-  // not nested and contiguous.
-  void build(const std::vector<std::vector<int> >& node, const std::vector<int>& q_depth);
+  // Builds the shape from each of the n sorted rows' cluster code per depth: a
+  // node is a run of rows with equal codes. Throws std::invalid_argument when
+  // a run crosses the boundary of a node of the level above.
+  void build(const std::vector<const int*>& code, int n, const std::vector<int>& q_depth);
 };
 
 // The quadrature rules per depth and the node combinations along a path:

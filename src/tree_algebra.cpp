@@ -31,34 +31,31 @@ namespace glamm {
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
-void TreeShape::build(const std::vector<std::vector<int> >& node, const std::vector<int>& q_depth) {
-  L = static_cast<int>(node.size());
-  if (L < 1 || static_cast<int>(q_depth.size()) != L) throw std::invalid_argument("bad tree levels");
+void TreeShape::build(const std::vector<const int*>& code, int n, const std::vector<int>& q_depth) {
+  L = static_cast<int>(code.size());
+  if (L < 1 || static_cast<int>(q_depth.size()) != L)
+    throw std::invalid_argument("bad tree levels");
   q = q_depth;
   h.assign(L, 0);
   for (int d = 0; d < L; ++d) h[d] = q[d] + (d > 0 ? h[d - 1] : 0);
   if (h[L - 1] > MAX_PATH)
     throw std::invalid_argument("at most 32 random effects along the levels of a row are supported");
-  const int n = static_cast<int>(node[0].size());
   row_start.assign(L, std::vector<int>());
   parent.assign(L, std::vector<int>());
-  for (int d = 0; d < L; ++d) {
-    if (static_cast<int>(node[d].size()) != n) throw std::invalid_argument("bad tree levels");
-    std::vector<int>& rs = row_start[d];
-    for (int i = 0; i < n; ++i) {
-      int v = node[d][i];
-      bool is_new = (i == 0) || v != node[d][i - 1];
-      if (is_new) {
-        if (v != static_cast<int>(rs.size()))
-          throw std::invalid_argument("cluster ids must be contiguous and in order of appearance");
-        rs.push_back(i);
-        if (d > 0) parent[d].push_back(node[d - 1][i]);
-      } else if (d > 0 && node[d - 1][i] != parent[d].back()) {
+  for (int i = 0; i < n; ++i) {
+    bool parent_new = false;
+    for (int d = 0; d < L; ++d) {
+      const bool is_new = (i == 0) || code[d][i] != code[d][i - 1];
+      if (parent_new && !is_new)
         throw std::invalid_argument("a cluster lies in two clusters of the level above");
+      if (is_new) {
+        row_start[d].push_back(i);
+        if (d > 0) parent[d].push_back(static_cast<int>(row_start[d - 1].size()) - 1);
       }
+      parent_new = is_new;
     }
-    rs.push_back(n);
   }
+  for (int d = 0; d < L; ++d) row_start[d].push_back(n);
   first_node.assign(L, std::vector<int>());
   const int nt = n_top();
   for (int d = 0; d < L; ++d) {
