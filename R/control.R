@@ -51,11 +51,48 @@ glamm_control <- function(nthreads = NULL, iter.max = 300, eval.max = 600, rel.t
   ), class = "glamm_control")
 }
 
+# The cores this process may use: every core, limited by the settings that
+# parallel back ends and schedulers use to limit nested parallelism (a
+# `future` or `parallel` worker allowed one core gets one thread).
 default_threads <- function() {
   n <- parallel::detectCores()
   if (is.na(n) || n < 1) n <- 1L
   if (nzchar(Sys.getenv("_R_CHECK_LIMIT_CORES_"))) n <- min(n, 2L)
+  limits <- c(getOption("mc.cores"), suppressWarnings(as.integer(c(
+    Sys.getenv("MC_CORES"), Sys.getenv("OMP_THREAD_LIMIT"), Sys.getenv("OMP_NUM_THREADS"),
+    Sys.getenv("R_PARALLELLY_AVAILABLECORES_FALLBACK")))))
+  limits <- limits[is.finite(limits) & limits >= 1]
+  if (length(limits)) n <- min(n, limits)
   as.integer(n)
+}
+
+# control as glamm_control: a glamm_control object, a list of its settings,
+# or lme4's glmerControl()/lmerControl(), whose optimizer limits are used and
+# whose other non-default settings are named in one message.
+as_glamm_control <- function(control) {
+  if (inherits(control, "glamm_control")) return(control)
+  if (inherits(control, "merControl")) return(from_mer_control(control))
+  if (!is.list(control)) stop("'control' must come from glamm_control()", call. = FALSE)
+  do.call(glamm_control, control)
+}
+
+from_mer_control <- function(control) {
+  opt <- control$optCtrl %||% list()
+  maxfun <- opt$maxfun %||% opt$maxeval
+  maxit <- opt$maxit %||% opt$iter.max
+  out <- glamm_control(eval.max = maxfun %||% 600, iter.max = maxit %||% 300)
+  reference <- if (requireNamespace("lme4", quietly = TRUE)) {
+    if (inherits(control, "glmerControl")) lme4::glmerControl() else lme4::lmerControl()
+  }
+  used <- intersect(names(opt), c("maxfun", "maxeval", "maxit", "iter.max"))
+  ignored <- c(setdiff(names(opt), used),
+               Filter(function(nm) nm != "optCtrl" && !identical(control[[nm]], reference[[nm]]),
+                      names(control)))
+  if (length(ignored)) {
+    message(sprintf("lme4 control settings without a glamm equivalent are ignored: %s",
+                    paste(ignored, collapse = ", ")))
+  }
+  out
 }
 
 # Points per dimension when the user does not choose: exact for the gaussian

@@ -70,7 +70,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   if (any(q > 10)) {
     stop(sprintf("%d random effects per cluster: at most 10 are supported", max(q)), call. = FALSE)
   }
-  if (!inherits(control, "glamm_control")) control <- do.call(glamm_control, as.list(control))
+  control <- as_glamm_control(control)
   parents <- check_nesting(levels)
   tree <- tree_order(levels)
   nAGQ <- resolve_nagq(nAGQ, levels, family, q)

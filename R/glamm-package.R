@@ -13,7 +13,8 @@
 #' @importFrom Rcpp sourceCpp
 #' @importFrom stats AIC BIC coef confint fitted formula logLik model.frame
 #'   model.matrix model.response model.weights model.offset nobs predict
-#'   pnorm qnorm pchisq printCoefmat residuals setNames terms vcov
+#'   pnorm qnorm pchisq printCoefmat residuals setNames terms vcov sigma deviance
+#'   df.residual extractAIC weights
 #'   delete.response na.omit naprint napredict naresid glm.fit .getXlevels
 #'   update simulate dbinom dpois dnorm rbinom rpois rnorm sd family gaussian
 #' @importFrom nlme fixef ranef VarCorr

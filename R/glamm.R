@@ -68,7 +68,10 @@
 #'   [stats::na.exclude()], fitted values and residuals are padded with `NA`.
 #' @param start optional start values: a list with `beta`, `theta` and (for
 #'   the gaussian family) `sigma`, or a previous `glamm` fit.
-#' @param control settings from [glamm_control()].
+#' @param control settings from [glamm_control()]. lme4's `glmerControl()` and
+#'   `lmerControl()` objects are accepted: their optimizer limits
+#'   (`optCtrl = list(maxfun = , maxit = )`) are used, and a message lists the
+#'   settings that have no glamm equivalent (they are ignored).
 #' @param contrasts optional list of contrasts for factors, as in
 #'   [stats::model.matrix()].
 #' @param method `"ML"` (default): maximum likelihood by adaptive quadrature
@@ -78,6 +81,14 @@
 #'   glamm's engine. PQL is an approximation without a likelihood (its
 #'   variance estimates are biased toward zero for binary data): no
 #'   log-likelihood, AIC or likelihood-ratio test is given.
+#' @param REML `FALSE` (the default): maximum likelihood. Accepted so that
+#'   lme4 code runs unchanged; `REML = TRUE` is an error, since glamm fits by
+#'   maximum likelihood (compare with `lmer(..., REML = FALSE)`).
+#' @param verbose as in lme4: print the optimizer's progress every
+#'   `verbose` iterations (the `trace` setting of [glamm_control()]).
+#' @param mustart,etastart optional start values for the conditional means
+#'   or the linear predictor, one per row, as in [stats::glm()] and lme4: the
+#'   start of the fixed effects is their least-squares fit.
 #' @return An object of class `glamm`, a list with (among others)
 #'   `coefficients` (fixed effects), `groups` (one element per level of
 #'   random effects, innermost first, named by the grouping factor: its
@@ -103,10 +114,21 @@
 #' @export
 glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights, offset,
                   subset, na.action, start = NULL, control = glamm_control(),
-                  contrasts = NULL, method = c("ML", "PQL")) {
+                  contrasts = NULL, method = c("ML", "PQL"), REML = FALSE, verbose = 0L,
+                  mustart, etastart) {
   call <- match.call(expand.dots = FALSE)
   method <- match.arg(method)
   family <- resolve_family(family)
+  if (!identical(REML, FALSE)) {
+    stop("REML is not available: glamm fits by maximum likelihood; use REML = FALSE ",
+         "(as lmer(..., REML = FALSE))", call. = FALSE)
+  }
+  control <- as_glamm_control(control)
+  if (!identical(verbose, 0L) && !isFALSE(verbose)) control$trace <- as.integer(verbose)
+  if (identical(as.numeric(nAGQ), 0)) {
+    message("nAGQ = 0 (lme4's fast approximation) is fitted as the Laplace approximation, nAGQ = 1")
+    nAGQ <- 1L
+  }
   if (!inherits(formula, "formula") || length(formula) != 3) {
     stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
   }
@@ -115,7 +137,8 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   frame_formula <- sub_bars(formula)
   environment(frame_formula) <- environment(formula)
 
-  mf <- call[c(1L, match(c("data", "subset", "weights", "offset", "na.action"), names(call), 0L))]
+  mf <- call[c(1L, match(c("data", "subset", "weights", "offset", "na.action", "mustart",
+                            "etastart"), names(call), 0L))]
   mf$formula <- frame_formula
   mf$drop.unused.levels <- TRUE
   mf$na.action <- shared_na_action(if (missing(na.action)) NULL else na.action)
@@ -147,6 +170,12 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   if (inherits(start, "glamm")) {
     start <- list(beta = start$coefficients, theta = start$theta, sigma = start$sigma)
   }
+  eta_start <- linear_predictor_start(frame, family, offset)
+  if (!is.null(eta_start)) {
+    beta <- qr.coef(qr(X), eta_start - (offset %||% 0))
+    beta[is.na(beta)] <- 0
+    start <- c(list(beta = beta), start[setdiff(names(start), "beta")])
+  }
   fit <- glamm.fit(y, X, re = re, family = family, nAGQ = nAGQ, weights = weights,
                    offset = offset, start = start, control = control, method = method)
   fit$call <- call
@@ -162,6 +191,23 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   fit <- keep_data_once(fit)
   fit$na.action <- attr(frame, "na.action")
   fit
+}
+
+# The linear predictor given by etastart or mustart (columns of the model
+# frame), or NULL.
+linear_predictor_start <- function(frame, family, offset) {
+  eta <- stats::model.extract(frame, "etastart")
+  mu <- stats::model.extract(frame, "mustart")
+  if (is.null(eta) && !is.null(mu)) {
+    if (family$family == "ordinal") stop("'mustart' is not available for ordinal fits", call. = FALSE)
+    eta <- family$linkfun(mu)
+  }
+  if (is.null(eta)) return(NULL)
+  if (!all_finite(eta)) {
+    stop("'etastart' and 'mustart' must give a finite linear predictor on every row",
+         call. = FALSE)
+  }
+  as.numeric(eta)
 }
 
 # na.omit() and na.exclude() subset the frame even when no row is dropped,

@@ -8,7 +8,7 @@
 #' only), `vcov()` the covariance matrix of the fixed effects (of all
 #' parameters with `full = TRUE`), `logLik()` the maximized (approximate)
 #' log-likelihood with all normalizing constants, `nobs()` the number of
-#' observations, `formula()` the model formula.
+#' observations (more accessors, with lme4's conventions: [glamm-lme4]).
 #'
 #' @param object,x,formula a `glamm` fit.
 #' @param full for `vcov()`: the covariance of all parameters (fixed effects,
@@ -64,10 +64,6 @@ logLik.glamm <- function(object, ...) {
 #' @rdname glamm-accessors
 #' @export
 nobs.glamm <- function(object, ...) object$nobs
-
-#' @rdname glamm-accessors
-#' @export
-formula.glamm <- function(x, ...) x$formula %||% stats::as.formula("y ~ X - 1")
 
 #' @rdname glamm-accessors
 #' @export
