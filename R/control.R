@@ -17,13 +17,20 @@
 #' @param hessian compute the observed information (needed for standard
 #'   errors); set to `FALSE` to save time when only estimates are needed.
 #' @param trace print optimizer progress every `trace` iterations (0: none).
+#' @param nodes.max,workspace.max limits on the quadrature grid, checked
+#'   before any allocation: the points per row (the product of `nAGQ^q`
+#'   along the row's levels) and the bytes of workspace for the largest
+#'   top-level cluster. A fit above them stops with an error suggesting fewer
+#'   points; raise them to run such a fit anyway (a long evaluation can be
+#'   interrupted with Ctrl-C).
 #' @return A list of class `glamm_control`.
 #' @examples
 #' glamm_control(nthreads = 1)
 #' @export
 glamm_control <- function(nthreads = NULL, iter.max = 300, eval.max = 600, rel.tol = 1e-10,
                           grad.tol = 1e-6, mode.tol = 1e-12, mode.maxit = 100,
-                          polish.maxit = 3, hessian = TRUE, trace = 0) {
+                          polish.maxit = 3, hessian = TRUE, trace = 0, nodes.max = 1e6,
+                          workspace.max = 2e9) {
   if (is.null(nthreads)) nthreads <- default_threads()
   check_count <- function(x, name) {
     if (!is.numeric(x) || length(x) != 1 || !is.finite(x) || x < 1 || x != round(x)) {
@@ -47,7 +54,9 @@ glamm_control <- function(nthreads = NULL, iter.max = 300, eval.max = 600, rel.t
     mode.maxit = check_count(mode.maxit, "mode.maxit"),
     polish.maxit = as.integer(max(0, polish.maxit)),
     hessian = isTRUE(hessian),
-    trace = as.integer(trace)
+    trace = as.integer(trace),
+    nodes.max = check_positive(nodes.max, "nodes.max"),
+    workspace.max = check_positive(workspace.max, "workspace.max")
   ), class = "glamm_control")
 }
 

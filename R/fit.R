@@ -74,7 +74,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   parents <- check_nesting(levels)
   tree <- tree_order(levels)
   nAGQ <- resolve_nagq(nAGQ, levels, family, q)
-  check_grid_size(nAGQ, q, tree$max_rows_top)
+  check_grid_size(nAGQ, q, tree$max_rows_top, control$nodes.max, control$workspace.max)
   if (method == "PQL") {
     if (!family$family %in% c("binomial", "poisson")) {
       stop("PQL is for binomial and poisson responses", call. = FALSE)

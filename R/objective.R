@@ -33,7 +33,8 @@ loglik_function <- function(object, nAGQ = object$nAGQ) {
   q <- vapply(levels, function(l) ncol(l$Z), 1L)
   tree <- tree_order(levels)
   K <- resolve_nagq(nAGQ, levels, object$family, q)
-  check_grid_size(K, q, tree$max_rows_top)
+  check_grid_size(K, q, tree$max_rows_top, object$control$nodes.max %||% 1e6,
+                  object$control$workspace.max %||% 2e9)
   objective <- build_objective(dd$X, levels, resp, dd$offset, object$family, K, object$control,
                                tree)
   npar <- length(object$par)

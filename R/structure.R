@@ -301,19 +301,21 @@ level_aliases <- function(labels) {
 #' Guard on the size of the quadrature grid
 #'
 #' Stops, before any allocation, when the nodes per row (the product of the
-#' grids along a row's path, `prod(nAGQ^q)`) exceed 1e6, or the workspace of
-#' the largest top-level cluster (its rows x nodes x 8 bytes) exceeds 2e9
-#' bytes. The error suggests points that fit.
+#' grids along a row's path, `prod(nAGQ^q)`) exceed `nodes_max`, or the
+#' workspace of the largest top-level cluster (its rows x nodes x 8 bytes)
+#' exceeds `bytes_max` (both from [glamm_control()]: `nodes.max`,
+#' `workspace.max`). The error suggests points that fit.
 #'
 #' @param nAGQ integer points per level, innermost first (named by level).
 #' @param q random effects per level.
 #' @param max_rows_top rows of the largest top-level cluster.
+#' @param nodes_max,bytes_max the limits.
 #' @return The nodes per row, invisibly.
 #' @noRd
-check_grid_size <- function(nAGQ, q, max_rows_top) {
+check_grid_size <- function(nAGQ, q, max_rows_top, nodes_max = 1e6, bytes_max = 2e9) {
   nodes_of <- function(K) prod(as.numeric(K)^q)
   nodes <- nodes_of(nAGQ)
-  fits <- function(K) nodes_of(K) <= 1e6 && max_rows_top * nodes_of(K) * 8 <= 2e9
+  fits <- function(K) nodes_of(K) <= nodes_max && max_rows_top * nodes_of(K) * 8 <= bytes_max
   if (fits(nAGQ)) return(invisible(nodes))
   L <- length(nAGQ)
   if (L == 1) {
@@ -328,13 +330,14 @@ check_grid_size <- function(nAGQ, q, max_rows_top) {
                       format_nagq(fewer))
   }
   per <- if (L == 1) "cluster" else "innermost cluster"
-  if (nodes > 1e6) {
-    stop(sprintf("%s needs %.3g quadrature points per %s; %s", given, nodes, per, advice),
-         call. = FALSE)
+  raise <- "or raise glamm_control(nodes.max =, workspace.max =)"
+  if (nodes > nodes_max) {
+    stop(sprintf("%s needs %.3g quadrature points per %s; %s, %s", given, nodes, per, advice,
+                 raise), call. = FALSE)
   }
   stop(sprintf(paste0("%s needs %.3g quadrature points for each of the %d rows of the ",
-                      "largest top-level cluster, %.3g GB of workspace; %s"),
-               given, nodes, max_rows_top, max_rows_top * nodes * 8 / 1e9, advice),
+                      "largest top-level cluster, %.3g GB of workspace; %s, %s"),
+               given, nodes, max_rows_top, max_rows_top * nodes * 8 / 1e9, advice, raise),
        call. = FALSE)
 }
 

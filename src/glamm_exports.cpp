@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "codes.h"
+#include "interrupt.h"
 #include "likelihood.h"
 #include "quadrature.h"
 
@@ -138,8 +139,13 @@ Rcpp::List cpp_model_eval(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda,
   Rcpp::XPtr<glamm::Model> model = model_of(ptr);
   double ll;
   glamm::Gradient g;
-  int n_fail = model->eval(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi),
-                           &ll, gradient ? &g : nullptr, scores);
+  int n_fail = 0;
+  try {
+    n_fail = model->eval(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi), &ll,
+                         gradient ? &g : nullptr, scores);
+  } catch (const glamm::Interrupted&) {
+    throw Rcpp::internal::InterruptedException();  // R's interrupt, after the C++ frames unwind
+  }
   Rcpp::List out = Rcpp::List::create(Rcpp::Named("loglik") = ll, Rcpp::Named("n_fail") = n_fail);
   if (gradient && n_fail == 0) {
     out["grad_beta"] = g.beta;
@@ -157,8 +163,13 @@ Rcpp::List cpp_model_posterior(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List La
                                Rcpp::NumericVector psi) {
   Rcpp::XPtr<glamm::Model> model = model_of(ptr);
   glamm::Posterior post;
-  int n_fail = model->posterior(Rcpp::as<VectorXd>(beta), matrices(Lambda),
-                                Rcpp::as<VectorXd>(psi), &post);
+  int n_fail = 0;
+  try {
+    n_fail = model->posterior(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi),
+                              &post);
+  } catch (const glamm::Interrupted&) {
+    throw Rcpp::internal::InterruptedException();
+  }
   if (n_fail > 0) Rcpp::stop("the mode search failed in %d cluster(s)", n_fail);
   Rcpp::List levels(post.level.size());
   for (size_t l = 0; l < post.level.size(); ++l) {

@@ -3,6 +3,7 @@
 // where the score s_k of top cluster k comes from its integrator's adjoints
 // (ebar, Tbar, psibar) through the parameter layer (design.h).
 #include "likelihood.h"
+#include "interrupt.h"
 #include "threads.h"
 
 #include <algorithm>
@@ -148,6 +149,7 @@ int Model::run(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const 
   };
   std::vector<std::unique_ptr<Work> > pool(outer_threads);
   std::atomic<int> n_fail(0);
+  InterruptPoller interrupt;
   try {
   parallel_for(nt, outer_threads, 16, [&](int first, int last, int thread) {
     if (!pool[thread]) {
@@ -201,11 +203,12 @@ int Model::run(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const 
                          sc.data());
       if (post) store_posterior(k, tree_ ? &wk.tp : nullptr, co, post);
     }
-  });
+  }, [&] { return interrupt.requested(); });
   } catch (const std::bad_alloc&) {
     throw std::runtime_error(
         "the likelihood evaluation ran out of memory: use fewer quadrature points (nAGQ)");
   }
+  if (interrupt.requested()) throw Interrupted();
   if (n_fail > 0) {
     *loglik = -std::numeric_limits<double>::infinity();
     return n_fail.load();

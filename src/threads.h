@@ -4,7 +4,9 @@
 // thread), so that reductions done afterwards in index order give results
 // that do not depend on the number of threads. Workers never call R; an
 // exception in a worker is caught there and rethrown after the join. If the
-// system cannot start more threads, the loop runs on those it has.
+// system cannot start more threads, the loop runs on those it has. With a
+// stop() predicate (e.g. InterruptPoller, interrupt.h) the loop runs in
+// chunks also on one thread.
 #ifndef GLAMM_THREADS_H
 #define GLAMM_THREADS_H
 
@@ -17,10 +19,12 @@
 
 namespace glamm {
 
-template <class F>
-void parallel_for(int n, int n_threads, int chunk, F f) {
+// stop() is asked before each chunk (on every thread); once it returns
+// true, no thread starts another chunk.
+template <class F, class Stop>
+void parallel_for(int n, int n_threads, int chunk, F f, Stop stop) {
   if (n_threads <= 1 || n <= chunk) {
-    f(0, n, 0);
+    for (int b = 0; b < n && !stop(); b += chunk) f(b, std::min(n, b + chunk), 0);
     return;
   }
   std::atomic<int> next(0);
@@ -28,7 +32,7 @@ void parallel_for(int n, int n_threads, int chunk, F f) {
   std::vector<std::exception_ptr> errors(n_threads);
   auto work = [&](int thread) {
     try {
-      for (int b = next.fetch_add(chunk); b < n && !failed; b = next.fetch_add(chunk))
+      for (int b = next.fetch_add(chunk); b < n && !failed && !stop(); b = next.fetch_add(chunk))
         f(b, std::min(n, b + chunk), thread);
     } catch (...) {
       errors[thread] = std::current_exception();
@@ -48,6 +52,15 @@ void parallel_for(int n, int n_threads, int chunk, F f) {
   for (std::thread& th : pool) th.join();
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
+}
+
+template <class F>
+void parallel_for(int n, int n_threads, int chunk, F f) {
+  if (n_threads <= 1 || n <= chunk) {
+    f(0, n, 0);
+    return;
+  }
+  parallel_for(n, n_threads, chunk, f, [] { return false; });
 }
 
 }  // namespace glamm

@@ -98,7 +98,9 @@ test_that("NaN in the response is a missing value: dropped by na.omit, an error 
 
 test_that("nAGQ must be a whole number >= 1", {
   msg <- "'nAGQ' must be a whole number >= 1"
-  expect_error(glamm(y ~ x + (1 | g), data = ed, family = binomial, nAGQ = 0), msg)
+  # nAGQ = 0 is lme4's fast approximation: fitted as Laplace, with a message
+  expect_message(f0 <- glamm(y ~ x + (1 | g), data = ed, family = binomial, nAGQ = 0), "Laplace")
+  expect_identical(f0$nAGQ, 1L)
   expect_error(glamm(y ~ x + (1 | g), data = ed, family = binomial, nAGQ = 2.5), msg)
   expect_error(glamm(y ~ x + (1 | g), data = ed, family = binomial, nAGQ = -3), msg)
   expect_error(glamm(y ~ x + (1 | g), data = ed, family = binomial, nAGQ = NA), msg)

@@ -281,5 +281,10 @@ test_that("a grid too large per row or for the workspace is an error suggesting 
   expect_error(check_grid_size(c(class = 15L, school = 15L), c(2, 2), 1e6),
                paste0("needs 5.06e\\+04 quadrature points for each of the 1000000 rows of the ",
                       "largest top-level cluster, 405 GB of workspace; use fewer points, ",
-                      "e.g. nAGQ = c\\(class = 1, school = 15\\)"))
+                      "e.g. nAGQ = c\\(class = 1, school = 15\\) \\(1 is the Laplace ",
+                      "approximation\\), or raise glamm_control"))
+  # the limits come from glamm_control()
+  expect_identical(check_grid_size(c(g = 40L), 5, 10, nodes_max = 2e8, bytes_max = 1e10), 40^5)
+  expect_error(check_grid_size(c(g = 11L), 2, 1000, nodes_max = 100), "raise glamm_control")
+  expect_error(glamm_control(nodes.max = -1), "'nodes.max' must be a positive number")
 })
