@@ -199,7 +199,9 @@ linear_predictor_start <- function(frame, family, offset) {
   eta <- stats::model.extract(frame, "etastart")
   mu <- stats::model.extract(frame, "mustart")
   if (is.null(eta) && !is.null(mu)) {
-    if (family$family == "ordinal") stop("'mustart' is not available for ordinal fits", call. = FALSE)
+    if (family$family == "ordinal") {
+      stop("'mustart' is not available for ordinal fits", call. = FALSE)
+    }
     eta <- family$linkfun(mu)
   }
   if (is.null(eta)) return(NULL)
