@@ -44,7 +44,12 @@ NULL
 #' @rdname glamm-emmeans
 #' @exportS3Method emmeans::recover_data
 recover_data.glamm <- function(object, ...) {
-  emmeans_family(object)
+  # emmeans reports a character result as the reason it cannot go on.
+  fam <- stats::family(object)$family
+  if (!fam %in% emmeans_families) {
+    return(paste0("emmeans support is for the ", paste(emmeans_families, collapse = ", "),
+                  " families, not ", fam))
+  }
   if (is.null(object$terms) || is.null(object$call)) {
     return("emmeans needs a fit from glamm() (with a formula and data)")
   }
@@ -55,7 +60,7 @@ recover_data.glamm <- function(object, ...) {
 #' @rdname glamm-emmeans
 #' @exportS3Method emmeans::emm_basis
 emm_basis.glamm <- function(object, trms, xlev, grid, ...) {
-  fam <- emmeans_family(object)
+  fam <- stats::family(object)
   m <- stats::model.frame(trms, grid, na.action = stats::na.pass, xlev = xlev)
   X <- stats::model.matrix(trms, m, contrasts.arg = object$contrasts)
   bhat <- fixef(object)
@@ -79,15 +84,7 @@ emm_basis.glamm <- function(object, trms, xlev, grid, ...) {
        misc = emmeans::.std.link.labels(fam, list()))
 }
 
-# The family of a fit that emmeans supports (an error for the others).
-emmeans_family <- function(object) {
-  fam <- stats::family(object)
-  if (!fam$family %in% c("binomial", "poisson", "gaussian")) {
-    stop("emmeans support is for the binomial, poisson and gaussian families, not ",
-         fam$family, call. = FALSE)
-  }
-  fam
-}
+emmeans_families <- c("binomial", "poisson", "gaussian")
 
 # An orthonormal basis of the null space of X (columns), for emmeans's
 # estimability check.
