@@ -70,10 +70,10 @@
 #'              family = binomial, nAGQ = 5)
 #' if (requireNamespace("broom.mixed", quietly = TRUE)) {
 #'   library(broom.mixed)
-#'   tidy(fit, conf.int = TRUE, exponentiate = TRUE)
-#'   tidy(fit, effects = "ran_vals")
-#'   glance(fit)
-#'   head(augment(fit))
+#'   print(tidy(fit, conf.int = TRUE, exponentiate = TRUE))
+#'   print(tidy(fit, effects = "ran_vals"))
+#'   print(glance(fit))
+#'   print(head(augment(fit)))
 #' }
 #' @name glamm-tidiers
 NULL

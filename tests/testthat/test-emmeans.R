@@ -1,6 +1,7 @@
-# emmeans on glamm fits against emmeans on glmer / lmer fits of the same
-# models (Laplace, nAGQ = 1, in both), and, with the same fixed effects,
-# against the reference grid of the glmer fit applied to glamm's estimates.
+# emmeans on glamm fits against emmeans on glmer / lmer / clmm fits of the
+# same models (Laplace, nAGQ = 1, in both), and, with the same fixed effects,
+# against the reference grid of the glmer fit applied to glamm's estimates
+# and against glamm's own predictions.
 
 skip_if_not_installed("emmeans")
 skip_if_not_installed("lme4")
@@ -80,9 +81,47 @@ test_that("a factor by a numeric covariate: emtrends works", {
   expect_equal(a$SES.trend, rep(unname(fixef(g_pisa_e)["SES"]), 2), tolerance = 1e-6)
 })
 
-test_that("ordinal fits are refused with a clear message", {
+test_that("ordinal: every mode of emmeans equals clmm's (Laplace in both)", {
   skip_if_not_installed("ordinal")
-  d <- ordinal::wine
-  g <- glamm(rating ~ temp + contact + (1 | judge), data = d, family = ordinal(), nAGQ = 1)
-  expect_error(emmeans::emmeans(g, ~ temp), "binomial, poisson, gaussian families")
+  w <- ordinal::wine
+  g <- glamm(rating ~ temp + contact + (1 | judge), data = w, family = ordinal(), nAGQ = 1)
+  m <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = w, nAGQ = 1)
+  cmp <- function(specs, mode, est, ...) {
+    a <- summary(emmeans::emmeans(g, specs, mode = mode, ...))
+    b <- summary(emmeans::emmeans(m, specs, mode = mode, ...))
+    expect_identical(names(a), names(b))
+    expect_identical(nrow(a), nrow(b))
+    c(est = max(abs(a[[est]] - b[[est]])), se = max(abs(a$SE - b$SE)))
+  }
+  # seen 1.7e-5 in estimate and SE (latent scale; thresholds differ by 8e-6)
+  expect_lt(max(cmp(~ temp, "latent", "emmean")), 1e-4)
+  expect_lt(max(cmp(~ temp, "latent", "emmean", rescale = c(2, 3))), 3e-4)  # seen 5.1e-5
+  expect_lt(max(cmp(~ cut | temp, "linear.predictor", "emmean")), 1e-4)  # seen 1.7e-5
+  expect_lt(max(cmp(~ cut | temp, "cum.prob", "cumprob")), 1e-4)  # seen 3.8e-6
+  expect_lt(max(cmp(~ cut | temp, "exc.prob", "exc.prob")), 1e-4)  # seen 3.8e-6
+  expect_lt(max(cmp(~ rating | temp, "prob", "prob")), 1e-4)  # seen 3.1e-6
+  expect_lt(max(cmp(~ temp, "mean.class", "mean.class")), 1e-4)  # seen 7.3e-6
+  p <- summary(emmeans::emmeans(g, ~ rating | temp, mode = "prob"))
+  expect_equal(as.vector(tapply(p$prob, p$temp, sum)), c(1, 1), tolerance = 1e-12)
+})
+
+test_that("ordinal: the grid uses glamm's thresholds, fixed effects and their covariance", {
+  skip_if_not_installed("ordinal")
+  w <- ordinal::wine
+  g <- glamm(rating ~ temp + contact + (1 | judge), data = w, family = ordinal(), nAGQ = 3)
+  e <- emmeans::emmeans(g, ~ cut | temp + contact, mode = "linear.predictor")
+  tau <- summary(g)$thresholds
+  expect_equal(unname(e@bhat), c(tau$estimate, unname(fixef(g))), tolerance = 1e-12)
+  # The chain rule from (psi, beta) reproduces the thresholds' delta-method SEs
+  # (analytic Jacobian here, numeric in summary(): seen 7e-11 relative).
+  expect_equal(unname(sqrt(diag(e@V)))[1:4], tau$std.error, tolerance = 1e-6)
+  expect_equal(unname(sqrt(diag(e@V)))[-(1:4)], unname(sqrt(diag(vcov(g)))), tolerance = 1e-12)
+  s <- summary(e)
+  nd <- s[s$cut == rownames(tau)[2], c("temp", "contact")]
+  eta <- predict(g, newdata = as.data.frame(nd), re.form = NA)
+  expect_equal(s$emmean[s$cut == rownames(tau)[2]], tau$estimate[2] - unname(eta),
+               tolerance = 1e-10)
+  pr <- summary(emmeans::emmeans(g, ~ rating | temp + contact, mode = "prob"))
+  P <- predict(g, newdata = as.data.frame(nd), type = "response", re.form = NA)
+  expect_equal(matrix(pr$prob, ncol = 5, byrow = TRUE), unname(P), tolerance = 1e-10)
 })
