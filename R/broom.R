@@ -13,7 +13,10 @@
 #'
 #' `tidy()` gives one row per parameter:
 #' * `effects = "fixed"`: the fixed effects with their Wald `std.error`,
-#'   `statistic` (z) and `p.value`; with `exponentiate = TRUE` the estimate
+#'   `statistic` (z) and `p.value`, for the [ordinal()] family preceded by the
+#'   thresholds (`1|2`, ...) and with broom's column `coef.type`
+#'   (`"intercept"` for the thresholds, `"location"` for the effects), as
+#'   broom gives for [ordinal::clmm()] fits; with `exponentiate = TRUE` the estimate
 #'   and interval are exponentiated (odds or rate ratios) and `std.error` is
 #'   multiplied by the exponentiated estimate (delta method), as in
 #'   broom.mixed.
@@ -38,8 +41,9 @@
 #' `glance()` gives one row: `nobs`, `sigma` (1 except for the gaussian
 #' family), `logLik`, `AIC`, `BIC`, `deviance` and `df.residual` (the number
 #' of observations less the number of parameters). As for lme4, `deviance`
-#' is `-2 logLik` for the gaussian family and otherwise the sum of squared
-#' deviance residuals conditional on the predicted random effects.
+#' is `-2 logLik` for the gaussian family (and for the ordinal family, as for
+#' clm) and otherwise the sum of squared deviance residuals conditional on
+#' the predicted random effects.
 #'
 #' `augment()` adds to the data the columns `.fitted` (linear predictor with
 #' the predicted random effects of every level), `.fixed` (linear predictor
@@ -102,12 +106,12 @@ tidy.glamm <- function(x, effects = c("ran_pars", "fixed"), scales = c("sdcor", 
     parts$ran_vals <- tidy_ran_vals(x, ranef_type, conf.int, z)
   }
   columns <- c("effect", "group", "level", "term", "estimate", "std.error", "statistic",
-               "p.value", "conf.low", "conf.high")
+               "p.value", "conf.low", "conf.high", "coef.type")
   present <- columns[columns %in% c("effect", unlist(lapply(parts, names)))]
   rows <- lapply(names(parts), function(e) {
     d <- parts[[e]]
     d$effect <- e
-    for (v in setdiff(present, names(d))) d[[v]] <- if (v %in% c("group", "level")) {
+    for (v in setdiff(present, names(d))) d[[v]] <- if (v %in% c("group", "level", "coef.type")) {
       NA_character_
     } else NA_real_
     d[present]
@@ -118,10 +122,18 @@ tidy.glamm <- function(x, effects = c("ran_pars", "fixed"), scales = c("sdcor", 
 tidy_fixed <- function(x, exponentiate, conf.int, z) {
   est <- fixef(x)
   se <- sqrt(diag(stats::vcov(x)))
+  tau <- summary(x)$thresholds
+  if (!is.null(tau)) {
+    est <- c(stats::setNames(tau$estimate, rownames(tau)), est)
+    se <- c(tau$std.error, se)
+  }
   zval <- unname(est / se)
   out <- data.frame(term = names(est), estimate = unname(est), std.error = unname(se),
                     statistic = zval, p.value = 2 * stats::pnorm(-abs(zval)),
                     stringsAsFactors = FALSE)
+  if (!is.null(tau)) {
+    out$coef.type <- rep(c("intercept", "location"), c(nrow(tau), length(fixef(x))))
+  }
   if (conf.int) {
     out$conf.low <- out$estimate - z * out$std.error
     out$conf.high <- out$estimate + z * out$std.error
@@ -207,9 +219,8 @@ glance.glamm <- function(x, ...) {
   ll <- stats::logLik(x)
   n <- stats::nobs(x)
   vc <- VarCorr(x)
-  gaussian <- stats::family(x)$family == "gaussian"
-  deviance <- if (gaussian) -2 * as.numeric(ll) else if (stats::family(x)$family == "ordinal") {
-    NA_real_
+  deviance <- if (stats::family(x)$family %in% c("gaussian", "ordinal")) {
+    -2 * as.numeric(ll)
   } else sum(stats::residuals(x, type = "deviance")^2, na.rm = TRUE)
   as_tidy_frame(data.frame(nobs = n, sigma = attr(vc, "sc") %||% 1, logLik = as.numeric(ll),
                            AIC = stats::AIC(x), BIC = stats::BIC(x), deviance = deviance,

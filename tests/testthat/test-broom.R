@@ -179,3 +179,28 @@ test_that("nested levels: ran_pars and ran_vals list every level as for glmer", 
 test_that("tidy() rejects unknown effects", {
   expect_error(broom.mixed::tidy(g_pisa, effects = "ran_coefs"), "unknown effect")
 })
+
+test_that("ordinal: thresholds and effects as broom gives them for clmm, with coef.type", {
+  skip_if_not_installed("ordinal")
+  w <- ordinal::wine
+  g <- glamm(rating ~ temp + contact + (1 | judge), data = w, family = ordinal(), nAGQ = 1)
+  m <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = w, nAGQ = 1)
+  a <- broom.mixed::tidy(g, effects = "fixed", conf.int = TRUE)
+  b <- broom.mixed::tidy(m, conf.int = TRUE)
+  expect_identical(a$term, b$term)
+  expect_identical(a$coef.type, b$coef.type)
+  expect_lt(max(abs(a$estimate - b$estimate)), 1e-3)  # seen 1.6e-5
+  expect_lt(max(abs(a$std.error - b$std.error)), 1e-3)  # seen 2.9e-5
+  expect_lt(max(abs(a$conf.low - b$conf.low)), 1e-3)  # seen 4.1e-5
+  tau <- summary(g)$thresholds
+  expect_equal(a$estimate, c(tau$estimate, unname(fixef(g))), tolerance = 1e-12)
+  r <- broom.mixed::tidy(g)
+  expect_identical(r$term[r$effect == "ran_pars"], "sd__(Intercept)")
+  expect_true(all(is.na(r$coef.type[r$effect == "ran_pars"])))
+  expect_equal(r$estimate[r$effect == "ran_pars"], sqrt(VarCorr(g)$judge[1, 1]), tolerance = 1e-12)
+  expect_lt(abs(r$estimate[r$effect == "ran_pars"] - abs(m$ST$judge[1, 1])), 1e-3)  # seen 7e-6
+  gl <- broom.mixed::glance(g)
+  expect_equal(gl$deviance, -2 * as.numeric(logLik(g)), tolerance = 1e-12)
+  expect_lt(abs(gl$logLik - as.numeric(logLik(m))), 1e-3)  # seen 3.5e-6
+  expect_error(broom.mixed::augment(g), "not available for ordinal")
+})

@@ -125,3 +125,20 @@ test_that("ordinal: the grid uses glamm's thresholds, fixed effects and their co
   P <- predict(g, newdata = as.data.frame(nd), type = "response", re.form = NA)
   expect_equal(matrix(pr$prob, ncol = 5, byrow = TRUE), unname(P), tolerance = 1e-10)
 })
+
+test_that("a rank-deficient design: estimable means as glmer's, the others nonEst", {
+  set.seed(3)
+  d <- data.frame(g = rep(1:30, each = 10), f = factor(sample(c("a", "b", "c"), 300, TRUE)),
+                  x = rnorm(300))
+  d$x2 <- 2 * d$x
+  d$y <- rbinom(300, 1, plogis(0.2 + d$x + rnorm(30)[d$g]))
+  g <- suppressMessages(glamm(y ~ f + x + x2 + (1 | g), data = d, family = binomial, nAGQ = 1))
+  m <- suppressMessages(lme4::glmer(y ~ f + x + x2 + (1 | g), data = d, family = binomial))
+  a <- summary(emmeans::emmeans(g, ~ f, type = "response"))
+  b <- summary(emmeans::emmeans(m, ~ f, type = "response"))
+  expect_lt(max(abs(a$prob - b$prob)), 1e-3)  # seen 4.3e-5
+  na <- summary(emmeans::emmeans(g, ~ x2, at = list(x2 = 1)))
+  nb <- summary(emmeans::emmeans(m, ~ x2, at = list(x2 = 1)))
+  expect_identical(is.na(na$emmean), is.na(nb$emmean))
+  expect_true(all(is.na(na$emmean)))
+})
