@@ -204,3 +204,17 @@ test_that("ordinal: thresholds and effects as broom gives them for clmm, with co
   expect_lt(abs(gl$logLik - as.numeric(logLik(m))), 1e-3)  # seen 3.5e-6
   expect_error(broom.mixed::augment(g), "not available for ordinal")
 })
+
+test_that("augment() after na.exclude: the model frame's rows, or the data's padded with NA", {
+  d <- pisa_b
+  d$SES[c(3, 10)] <- NA
+  g <- glamm(pass_read ~ SES + (1 | id_school), data = d, family = binomial, nAGQ = 3,
+             na.action = na.exclude)
+  a <- broom.mixed::augment(g)
+  expect_identical(nrow(a), nobs(g))
+  expect_equal(a$.mu, as.vector(na.omit(fitted(g))), tolerance = 1e-12)
+  b <- broom.mixed::augment(g, data = d)
+  expect_identical(nrow(b), nrow(d))
+  expect_true(all(is.na(b$.fitted[c(3, 10)])) && all(is.na(b$.resid[c(3, 10)])))
+  expect_equal(b$.mu, unname(fitted(g)), tolerance = 1e-12)
+})
