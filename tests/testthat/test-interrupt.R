@@ -18,14 +18,16 @@ test_that("an interrupt stops a long evaluation and leaves the model usable", {
     "obj <- glamm:::build_objective(cbind(1, x), lev, glamm:::prepare_response(y, binomial()),",
     "                               NULL, binomial(), 30L, glamm_control(nthreads = 1L))",
     "par <- c(0, 0, 0.5, 0, 0, 0.5, 0, 0.5)",
+    "stamp <- tempfile()",
     "run <- function(interrupt) {",
     "  pid <- Sys.getpid()",
-    "  if (interrupt) job <- parallel::mcparallel({Sys.sleep(0.2); tools::pskill(pid, 2L)})",
-    "  t0 <- proc.time()[[3]]",
-    "  res <- tryCatch(obj$loglik(par), interrupt = function(e) NA)",
-    "  el <- proc.time()[[3]] - t0",
-    "  if (interrupt) parallel::mccollect(job)",
-    "  c(res, el)",
+    "  if (interrupt) job <- parallel::mcparallel({",
+    "    Sys.sleep(0.3); saveRDS(Sys.time(), stamp); tools::pskill(pid, 2L)})",
+    "  res <- tryCatch(obj$loglik(par), interrupt = function(e) Sys.time())",
+    "  if (!interrupt) return(c(res, 0))",
+    "  parallel::mccollect(job)",
+    "  if (!inherits(res, 'POSIXct')) return(c(0, NA))",
+    "  c(1, as.numeric(difftime(res, readRDS(stamp), units = 'secs')))",
     "}",
     "f <- function() { full <- run(FALSE); cut <- run(TRUE); again <- run(FALSE)",
     "  cat('RESULT', full, cut, again, '\\n') }",
@@ -36,12 +38,13 @@ test_that("an interrupt stops a long evaluation and leaves the model usable", {
   line <- grep("^RESULT", out, value = TRUE)
   expect_length(line, 1)
   v <- scan(text = sub("^RESULT", "", line), quiet = TRUE)
-  full <- v[1:2]
-  cut <- v[3:4]
-  again <- v[5:6]
-  expect_true(is.finite(full[1]))
-  expect_true(is.na(cut[1]))  # the interrupt reached R's handler
-  # stopped soon after the signal (0.2 s): observed 0.5-1.4 s against 2.7-4.7 s
-  expect_lt(cut[2], 0.6 * full[2])
-  expect_identical(again[1], full[1])  # the model is intact
+  full <- v[1]
+  latency <- v[4]
+  again <- v[5]
+  expect_true(is.finite(full))
+  expect_identical(v[3], 1)  # R's interrupt handler ran: the evaluation did not finish
+  # seconds from the signal to R's handler: observed 0.1-0.4 idle (a full
+  # evaluation takes 2.7), up to 1.1 with six busy processes on two cores
+  expect_lt(latency, 2)
+  expect_identical(again, full)  # the model is intact
 })
