@@ -1,0 +1,114 @@
+# The Gamma (log, inverse, identity links) and nbinom2 families: exact
+# gradients (finite differences), AGHQ against integrate() for the whole
+# log-likelihood with its constants, Laplace fits against glmmTMB, input
+# checks and the methods that depend on the family.
+
+gamma_families <- list(Gamma("log"), Gamma("inverse"), Gamma("identity"))
+all_families <- c(gamma_families, list(nbinom2()))
+
+# Parameters away from the optimum: beta, theta (lower triangle of Lambda),
+# psi (log sigma for Gamma, log theta for nbinom2).
+family_par <- function(family, q) {
+  beta <- switch(family$link, log = c(0.9, 0.35), inverse = c(1.9, 0.12), identity = c(7.8, 1.1))
+  lambda <- switch(family$link, inverse = c(0.3, 0.02, 0.1), identity = c(1.3, 0.2, 0.6),
+                   c(0.5, 0.1, 0.25))
+  psi <- if (family$family == "Gamma") log(0.7) else log(1.4)
+  c(beta, if (q == 1) lambda[1] else lambda, psi)
+}
+
+family_gradient_error <- function(family, q, K, weights = FALSE, offset = FALSE,
+                                  use_tree = FALSE) {
+  d <- family_data(10 * q + K, family, q = q)
+  X <- cbind("(Intercept)" = 1, x = d$x)
+  w <- if (weights) rep(c(1, 2, 0.5, 0), length.out = nrow(d)) else NULL
+  off <- if (offset) rep(c(0, 0.1, -0.05), length.out = nrow(d)) else NULL
+  obj <- objective_for(d$y, X, X[, seq_len(q), drop = FALSE], d$g, family, K, weights = w,
+                       offset = off, use_tree = use_tree)
+  par <- family_par(family, q)
+  v <- obj$loglik(par, gradient = TRUE)
+  fd <- central_diff(function(p) as.numeric(obj$loglik(p)), par)
+  c(err = max_rel_err(attr(v, "gradient"), fd), size = max(abs(fd)))
+}
+
+test_that("gradient = finite differences: Gamma (3 links) and nbinom2, q = 1, 2, K = 1, 5", {
+  for (family in all_families) for (q in 1:2) for (K in c(1, 5)) {
+    r <- family_gradient_error(family, q, K)
+    expect_gt(r[["size"]], 1e-2)  # away from the optimum
+    expect_lt(r[["err"]], 1e-6)   # seen <= 3.2e-8
+  }
+})
+
+test_that("gradient = finite differences with weights, offset and the nested integrator", {
+  for (family in all_families) {
+    expect_lt(family_gradient_error(family, 1, 5, weights = TRUE, offset = TRUE)[["err"]],
+              1e-6)  # seen <= 4.9e-9
+    expect_lt(family_gradient_error(family, 2, 3, use_tree = TRUE)[["err"]],
+              1e-6)  # seen <= 3.0e-9
+  }
+})
+
+test_that("gradient = finite differences: two nested levels (school/class), Gamma and nbinom2", {
+  for (family in list(Gamma("log"), nbinom2())) {
+    d <- family_data(7, family, J = 40, m = 5)
+    school <- factor((as.integer(d$g) - 1) %/% 4)
+    X <- cbind("(Intercept)" = 1, x = d$x)
+    one <- X[, 1, drop = FALSE]
+    obj <- objective_nested(d$y, X, list(class = list(Z = one, group = d$g),
+                                         school = list(Z = one, group = school)), family, 4)
+    par <- c(0.9, 0.35, 0.4, 0.3, if (family$family == "Gamma") log(0.7) else log(1.4))
+    v <- obj$loglik(par, gradient = TRUE)
+    fd <- central_diff(function(p) as.numeric(obj$loglik(p)), par)
+    expect_lt(max_rel_err(attr(v, "gradient"), fd), 1e-6)  # seen <= 4.1e-9
+  }
+})
+
+test_that("AGHQ equals integrate() of the full likelihood (constants included, weights too)", {
+  for (family in all_families) for (weighted in c(FALSE, TRUE)) {
+    d <- family_data(3, family, J = 6, m = 5)
+    X <- cbind("(Intercept)" = 1, x = d$x)
+    w <- if (weighted) rep(c(1, 3, 0.5, 0, 2), length.out = nrow(d)) else rep(1, nrow(d))
+    par <- family_par(family, 1)
+    # The identity link's integrand vanishes only as mu -> 0 (eta -> 0), a
+    # singular point in the lower tail: AGHQ converges more slowly there
+    # (weighted: 8.8e-6 at K = 25, 9.2e-7 at 51, 2.3e-8 at 101).
+    K <- if (family$link == "identity") 101 else 25
+    obj <- objective_for(d$y, X, X[, 1, drop = FALSE], d$g, family, K,
+                         weights = if (weighted) w)
+    eta <- drop(X %*% par[1:2])
+    ref <- loglik_integrate(family, d$y, eta, d$g, par[3], exp(par[4]), w)
+    # seen: |difference| <= 2.3e-8 (identity, weighted), <= 1e-12 for the others
+    expect_equal(as.numeric(obj$loglik(par)), ref, tolerance = 1e-9)
+  }
+})
+
+# glmmTMB's Laplace fit: logLik, fixed effects, random-effect SDs and sigma
+# (glmmTMB's sigma(): 1/sqrt(shape) for Gamma, theta for nbinom2).
+compare_glmmtmb <- function(family, q, seed = 1) {
+  d <- family_data(seed, family, J = 40, m = 8, q = q)
+  form <- if (q == 1) y ~ x + (1 | g) else y ~ x + (x | g)
+  fit <- glamm(form, data = d, family = family, nAGQ = 1)
+  # glmmTMB starts at beta = 0, where an inverse link has mu = Inf: start it at the GLM.
+  start <- list(beta = unname(coef(glm(y ~ x, data = d, family = if (family$family == "Gamma")
+    family else poisson()))))
+  tmb <- glmmTMB::glmmTMB(form, data = d, family = family, start = start)
+  sd_tmb <- attr(glmmTMB::VarCorr(tmb)$cond$g, "stddev")
+  sd_glamm <- sqrt(diag(fit$Sigma))
+  c(loglik = fit$loglik - as.numeric(logLik(tmb)),
+    beta = max(abs(fit$coefficients - glmmTMB::fixef(tmb)$cond) / abs(glmmTMB::fixef(tmb)$cond)),
+    sd = max(abs(sd_glamm - sd_tmb) / sd_tmb),
+    sigma = abs(fit$sigma - sigma(tmb)) / sigma(tmb))
+}
+
+test_that("Laplace fits equal glmmTMB: Gamma (log, inverse, identity) and nbinom2", {
+  skip_if_not_installed("glmmTMB")
+  for (family in all_families) {
+    r <- compare_glmmtmb(family, 1, seed = 2)
+    expect_lt(abs(r[["loglik"]]), 1e-4)  # seen <= 1.4e-8 (Gamma log)
+    expect_lt(max(r[-1]), 1e-3)          # relative; seen <= 1.2e-5
+  }
+  for (family in list(Gamma("log"), nbinom2())) {  # random slope: q = 2
+    r <- compare_glmmtmb(family, 2, seed = 4)
+    expect_lt(abs(r[["loglik"]]), 1e-4)  # seen <= 2.1e-9
+    expect_lt(max(r[-1]), 1e-3)          # relative; seen <= 9.2e-6
+  }
+})
