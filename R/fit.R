@@ -17,8 +17,9 @@
 #'   grouping factor.
 #' @param group grouping factor (length n); each level is one cluster.
 #' @param family a family object: `binomial` (logit, probit, cloglog),
-#'   `poisson` (log), `gaussian` (identity) or [ordinal()] (then `X` has no
-#'   intercept column: the thresholds take its place).
+#'   `poisson` (log), `gaussian` (identity), `Gamma` (log, inverse,
+#'   identity), [nbinom2()] (log) or [ordinal()] (then `X` has no intercept
+#'   column: the thresholds take its place).
 #' @param nAGQ quadrature points per random effect; 1 is the Laplace
 #'   approximation. `NULL` chooses 15, 11, 7 and 5 points for 1, 2, 3 and more
 #'   random effects (1 for the gaussian family, where it is exact).
@@ -29,7 +30,8 @@
 #'   lower-triangular factor `Lambda` of the random-effect covariance
 #'   `Sigma = Lambda Lambda'`; default: a full covariance matrix.
 #' @param start optional named list with elements `beta`, `theta` (the free
-#'   entries of `Lambda`, column-major) and, for the gaussian family, `sigma`.
+#'   entries of `Lambda`, column-major) and, for the gaussian, Gamma and
+#'   nbinom2 families, `sigma` (as in [sigma.glamm()]).
 #' @param control settings from [glamm_control()].
 #' @param method `"ML"` (maximum likelihood by adaptive quadrature or
 #'   Laplace) or `"PQL"` (penalized quasi-likelihood, for comparison with

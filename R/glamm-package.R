@@ -16,6 +16,7 @@
 #'   pnorm qnorm pchisq printCoefmat residuals setNames terms vcov
 #'   delete.response na.omit naprint napredict naresid glm.fit .getXlevels
 #'   update simulate dbinom dpois dnorm rbinom rpois rnorm sd family gaussian
+#'   sigma
 #' @importFrom nlme fixef ranef VarCorr
 NULL
 

@@ -8,12 +8,17 @@
 #' only), `vcov()` the covariance matrix of the fixed effects (of all
 #' parameters with `full = TRUE`), `logLik()` the maximized (approximate)
 #' log-likelihood with all normalizing constants, `nobs()` the number of
-#' observations, `formula()` the model formula.
+#' observations, `formula()` the model formula, `sigma()` the residual
+#' standard deviation or dispersion as glmmTMB's `sigma()` defines it: the
+#' residual SD (gaussian), the coefficient of variation `1/sqrt(shape)`
+#' (`Gamma`), `theta` of `var = mu + mu^2/theta` ([nbinom2()]), and 1 for the
+#' other families.
 #'
 #' @param object,x,formula a `glamm` fit.
 #' @param full for `vcov()`: the covariance of all parameters (fixed effects,
 #'   the free entries `theta` of the covariance factor and, for the gaussian
-#'   family, `log(sigma)`), the inverse observed information.
+#'   and Gamma families, `log(sigma)`, for nbinom2 `log(theta)`), the inverse
+#'   observed information.
 #' @param ... not used.
 #' @return See the description; `logLik()` returns a `logLik` object, so
 #'   [stats::AIC()] and [stats::BIC()] work.
@@ -25,6 +30,7 @@
 #' fixef(fit)
 #' sqrt(diag(vcov(fit)))
 #' c(logLik = logLik(fit), AIC = AIC(fit), BIC = BIC(fit))
+#' sigma(fit)  # 1: a binomial model has no dispersion parameter
 #' head(coef(fit)$id_school)
 #' @name glamm-accessors
 NULL
@@ -68,6 +74,10 @@ nobs.glamm <- function(object, ...) object$nobs
 #' @rdname glamm-accessors
 #' @export
 formula.glamm <- function(x, ...) x$formula %||% stats::as.formula("y ~ X - 1")
+
+#' @rdname glamm-accessors
+#' @export
+sigma.glamm <- function(object, ...) object$sigma
 
 #' @rdname glamm-accessors
 #' @export

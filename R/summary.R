@@ -118,7 +118,8 @@ summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, ...) {
 print_dispersion <- function(x, digits) {
   what <- switch(x$family$family, Gamma = "sigma (coefficient of variation, 1/sqrt(shape))",
                  nbinom2 = "theta (var = mu + mu^2/theta)")
-  if (!is.null(what)) cat(sprintf("\nDispersion: %s = %s\n", what, format(x$sigma, digits = digits)))
+  if (is.null(what)) return(invisible())
+  cat(sprintf("\nDispersion: %s = %s\n", what, format(x$sigma, digits = digits)))
 }
 
 exp_label <- function(family) {

@@ -112,3 +112,88 @@ test_that("Laplace fits equal glmmTMB: Gamma (log, inverse, identity) and nbinom
     expect_lt(max(r[-1]), 1e-3)          # relative; seen <= 9.2e-6
   }
 })
+
+test_that("bad responses give clear errors", {
+  d <- family_data(5, Gamma("log"), J = 10, m = 4)
+  bad <- d
+  bad$y[3] <- 0
+  expect_error(glamm(y ~ x + (1 | g), data = bad, family = Gamma(link = "log")),
+               "Gamma response must be positive")
+  bad$y[3] <- -1
+  expect_error(glamm(y ~ x + (1 | g), data = bad, family = Gamma), "must be positive")
+  expect_error(glamm(y ~ x + (1 | g), data = d, family = Gamma(link = "sqrt")),
+               "link 'sqrt' is not supported for the Gamma family")
+  bad <- family_data(5, nbinom2(), J = 10, m = 4)
+  bad$y[2] <- 1.5
+  expect_error(glamm(y ~ x + (1 | g), data = bad, family = nbinom2()),
+               "nbinom2 response must hold whole numbers")
+  bad$y[2] <- -1
+  expect_error(glamm(y ~ x + (1 | g), data = bad, family = nbinom2()),
+               "nbinom2 response has negative counts")
+  bad$y <- 0
+  expect_error(glamm(y ~ x + (1 | g), data = bad, family = nbinom2()), "all counts 0")
+  expect_error(nbinom2("sqrt"), "should be")
+  expect_error(glamm(y ~ x + (1 | g), data = d, family = Gamma, method = "PQL"),
+               "PQL is for binomial and poisson")
+})
+
+test_that("nbinom2() is a family object; glmmTMB's nbinom2 is accepted too", {
+  f <- nbinom2()
+  expect_s3_class(f, "family")
+  expect_identical(c(f$family, f$link), c("nbinom2", "log"))
+  skip_if_not_installed("glmmTMB")
+  d <- family_data(6, nbinom2(), J = 20, m = 6)
+  a <- glamm(y ~ x + (1 | g), data = d, family = nbinom2(), nAGQ = 3)
+  b <- glamm(y ~ x + (1 | g), data = d, family = glmmTMB::nbinom2(), nAGQ = 3)
+  expect_equal(a$loglik, b$loglik)
+})
+
+test_that("methods: sigma, summary, residuals, fitted, simulate, predict, ranef, icc", {
+  dg <- family_data(2, Gamma("log"), J = 40, m = 8)
+  fg <- glamm(y ~ x + (1 | g), data = dg, family = Gamma(link = "log"), nAGQ = 7)
+  dn <- family_data(2, nbinom2(), J = 40, m = 8)
+  fn <- glamm(y ~ x + (1 | g), data = dn, family = nbinom2(), nAGQ = 7)
+  expect_equal(sigma(fg), exp(fg$par[["log(sigma)"]]))
+  expect_equal(sigma(fn), exp(fn$par[["log(theta)"]]))
+  expect_output(print(summary(fg)), "coefficient of variation")
+  expect_output(print(fn), "theta")
+  # start from a fit: the same optimum
+  expect_equal(glamm(y ~ x + (1 | g), data = dn, family = nbinom2(), nAGQ = 7,
+                     start = fn)$loglik, fn$loglik, tolerance = 1e-8)
+  mu <- fitted(fg)
+  expect_equal(residuals(fg, type = "pearson"), (dg$y - mu) / mu)
+  expect_equal(residuals(fg, type = "deviance")^2, Gamma()$dev.resids(dg$y, mu, 1))
+  mun <- fitted(fn)
+  th <- sigma(fn)
+  expect_equal(residuals(fn, type = "pearson"), (dn$y - mun) / sqrt(mun + mun^2 / th))
+  # Simulated responses at the predicted effects have the fitted means and,
+  # Gamma, the fitted CV; nbinom2, the fitted variance (1000 draws per row).
+  s <- as.matrix(simulate(fg, nsim = 1000, seed = 1, re.form = NULL))
+  expect_lt(max(abs(rowMeans(s) / mu - 1)), 0.15)  # seen 0.057 (SE of a mean 0.02)
+  expect_equal(mean(apply(s, 1, sd) / rowMeans(s)), sigma(fg), tolerance = 0.02)  # seen 0.0026
+  s <- as.matrix(simulate(fn, nsim = 1000, seed = 1, re.form = NULL))
+  expect_true(all(s == round(s)) && min(s) >= 0)
+  expect_equal(mean(apply(s, 1, var) / (mun + mun^2 / th)), 1, tolerance = 0.05)  # seen 0.0004
+  # marginal mean of a log link: exp(eta + s^2/2)
+  nd <- data.frame(x = 0.5)
+  m <- predict(fg, nd, type = "response", marginal = TRUE, re.form = NA)
+  expect_equal(unname(m), unname(exp(sum(fg$coefficients * c(1, 0.5)) + fg$Sigma[1] / 2)),
+               tolerance = 1e-8)
+  di <- family_data(2, Gamma("inverse"), J = 40, m = 8)
+  fi <- glamm(y ~ x + (1 | g), data = di, family = Gamma(link = "inverse"), nAGQ = 5)
+  expect_equal(unname(fitted(fi)), unname(1 / predict(fi)))
+  expect_error(predict(fi, nd, type = "response", marginal = TRUE, re.form = NA),
+               "inverse-link model does not exist")
+  expect_error(icc(fg), "no latent response")
+  expect_error(icc(fn), "no latent response")
+  # per-cluster ML: glm() of the cluster with the fixed part as offset
+  r <- ranef(fg, type = "ml")$g
+  i <- dg$g == "3"
+  off <- drop(cbind(1, dg$x[i]) %*% fg$coefficients)
+  ref <- glm(dg$y[i] ~ 1, offset = off, family = Gamma("log"))
+  expect_equal(r["3", 1], unname(coef(ref)), tolerance = 1e-6)
+  expect_equal(attr(r, "postVar")[1, 1, "3"], vcov(ref)[1, 1] * sigma(fg)^2 /
+                 summary(ref)$dispersion, tolerance = 1e-6)
+  rn <- ranef(fn, type = "ml")$g
+  expect_equal(sum(is.finite(rn[, 1])) + sum(tapply(dn$y, dn$g, max) == 0), 40)
+})
