@@ -306,10 +306,10 @@ start_values <- function(resp, X, levels, offset, family, start, objective) {
     beta <- stats::setNames(rep(0, ncol(X)), colnames(X))
   } else {
     # nbinom2 starts from the poisson GLM (the same mean model).
-    glm_family <- if (family$family == "nbinom2") stats::poisson() else family
+    start_family <- if (family$family == "nbinom2") stats::poisson() else family
     g <- suppressWarnings(glm.fit(X[rows, , drop = FALSE], yy,
                                   weights = trials * weights, offset = part(offset, 0),
-                                  family = glm_family))
+                                  family = start_family))
     beta <- g$coefficients
     beta[is.na(beta)] <- 0
   }

@@ -197,3 +197,13 @@ test_that("methods: sigma, summary, residuals, fitted, simulate, predict, ranef,
   rn <- ranef(fn, type = "ml")$g
   expect_equal(sum(is.finite(rn[, 1])) + sum(tapply(dn$y, dn$g, max) == 0), 40)
 })
+
+test_that("at zero random-effect variance the nbinom2 log-likelihood is MASS::glm.nb()'s", {
+  skip_if_not_installed("MASS")
+  d <- family_data(8, nbinom2(), J = 20, m = 6)
+  nb <- MASS::glm.nb(y ~ x, data = d)
+  X <- cbind("(Intercept)" = 1, x = d$x)
+  obj <- objective_for(d$y, X, X[, 1, drop = FALSE], d$g, nbinom2(), 5)
+  expect_equal(as.numeric(obj$loglik(c(coef(nb), 0, log(nb$theta)))),
+               as.numeric(logLik(nb)), tolerance = 1e-12)  # seen: 0
+})
