@@ -63,6 +63,18 @@ double digamma_diff(double y, double theta) {
   return digamma(y + theta) - digamma(theta);
 }
 
+// lgamma(y + theta) - lgamma(theta): for a whole y below 16 the log of the
+// product of theta + k, k < y (one log in place of two lgamma calls: this
+// term is evaluated at every quadrature node), else by lgamma.
+double lgamma_ratio(double y, double theta, double lgamma_theta) {
+  if (y < 16.0 && theta < 1e15 && y == std::floor(y)) {
+    double prod = 1.0;
+    for (int k = 0; k < static_cast<int>(y); ++k) prod *= theta + k;
+    return std::log(prod);
+  }
+  return log_gamma(y + theta) - lgamma_theta;
+}
+
 const double NEG_INF = -std::numeric_limits<double>::infinity();
 
 // log mu, y/mu and the eta-derivatives of -log mu - y/mu for one link; ok is
@@ -173,7 +185,7 @@ class NegativeBinomial2 : public FamilyRows<NegativeBinomial2> {
 
  private:
   double value(const Response& r, double eta, double sp) const {
-    double lg = r.y > 0 ? log_gamma(r.y + theta_) - lgamma_theta_ : 0.0;
+    double lg = r.y > 0 ? lgamma_ratio(r.y, theta_, lgamma_theta_) : 0.0;
     return r.w * (lg + r.y * (eta - log_theta_) - (r.y + theta_) * sp);
   }
   double dl_dpsi(const Response& r, double p, double sp) const {
