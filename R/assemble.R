@@ -45,9 +45,11 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
   u <- objective$unpack(unname(par))
   # The residual SD (gaussian), the coefficient of variation 1/sqrt(shape)
   # (Gamma) or theta (nbinom2): what glmmTMB's sigma() reports.
-  sigma <- if (family$family %in% c("gaussian", "Gamma", "nbinom2")) {
-    exp(unname(par[p + nt + 1]))
-  } else 1
+  sigma <- switch(family$family,
+    gaussian = ,
+    nbinom2 = exp(unname(par[p + nt + 1])),
+    Gamma = exp(-unname(par[p + nt + 1]) / 2),
+    1)
   psi <- unname(par[p + nt + seq_len(ne)])
   varcomp <- variance_components(levels, objective, par, V, p, gaussian)
 

@@ -1,8 +1,8 @@
 # Family-specific parameters beyond beta and theta: on the optimizer's scale
 # (psi) and on the engine's scale, with the chain rule between them.
 #   gaussian: psi = log(sigma), passed as it is;
-#   Gamma:    psi = log(sigma), sigma = 1/sqrt(shape) the coefficient of
-#             variation (glmmTMB's sigma() and its log-dispersion), as it is;
+#   Gamma:    psi = log(shape), glmmTMB's dispersion parameter (its sigma()
+#             is the coefficient of variation 1/sqrt(shape)), as it is;
 #   nbinom2:  psi = log(theta), var = mu + mu^2 / theta, as it is;
 #   ordinal:  psi = (tau_1, log(tau_2 - tau_1), ..., log(tau_{C-1} - tau_{C-2})),
 #             so the thresholds tau = cumsum(tau_1, exp(psi[-1])) stay ordered;
@@ -11,8 +11,8 @@ extra_parameters <- function(family, levels = NULL) {
   none <- list(n = 0L, names = character(0), to_engine = identity,
                chain = function(psi, g) g)
   switch(family$family,
-    gaussian = ,
-    Gamma = utils::modifyList(none, list(n = 1L, names = "log(sigma)")),
+    gaussian = utils::modifyList(none, list(n = 1L, names = "log(sigma)")),
+    Gamma = utils::modifyList(none, list(n = 1L, names = "log(shape)")),
     nbinom2 = utils::modifyList(none, list(n = 1L, names = "log(theta)")),
     ordinal = {
       C <- length(levels)
@@ -36,8 +36,8 @@ extra_parameters <- function(family, levels = NULL) {
 start_extra <- function(family, resp, sigma) {
   switch(family$family,
     gaussian = ,
-    Gamma = ,
     nbinom2 = log(sigma),
+    Gamma = -2 * log(sigma),
     ordinal = {
       p <- cumsum(tabulate(resp$y, length(resp$levels))) / length(resp$y)
       p <- p[-length(p)]

@@ -36,9 +36,10 @@
 #' @param family a family object, function or name: `binomial` with link
 #'   `"logit"`, `"probit"` or `"cloglog"`; `poisson` (`"log"`); `gaussian`
 #'   (`"identity"`); `Gamma` (`"log"`, `"inverse"` or `"identity"`; a
-#'   positive response, shape estimated, `weights` are precisions as in
-#'   `glm()`: row i has shape `w_i / sigma^2`, where glmmTMB multiplies the
-#'   row's log-likelihood by `w_i`); [nbinom2()] (`"log"`; counts,
+#'   positive response, `log(shape)` estimated as in glmmTMB, `weights` are
+#'   precisions as in `glm()`: row i has shape `w_i shape`, where glmmTMB
+#'   multiplies the row's log-likelihood by `w_i`); [nbinom2()] (`"log"`;
+#'   counts,
 #'   `var = mu + mu^2/theta`, `theta` estimated); [ordinal()] for an ordered
 #'   factor (cumulative link model with thresholds in place of the
 #'   intercept).

@@ -16,9 +16,9 @@
 #'
 #' @param object,x,formula a `glamm` fit.
 #' @param full for `vcov()`: the covariance of all parameters (fixed effects,
-#'   the free entries `theta` of the covariance factor and, for the gaussian
-#'   and Gamma families, `log(sigma)`, for nbinom2 `log(theta)`), the inverse
-#'   observed information.
+#'   the free entries `theta` of the covariance factor and `log(sigma)` for
+#'   the gaussian, `log(shape)` for the Gamma and `log(theta)` for the
+#'   nbinom2 family), the inverse observed information.
 #' @param ... not used.
 #' @return See the description; `logLik()` returns a `logLik` object, so
 #'   [stats::AIC()] and [stats::BIC()] work.

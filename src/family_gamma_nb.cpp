@@ -1,11 +1,11 @@
 // Gamma and negative binomial (NB2) families, per observation with prior
 // weight w (see family.h for the interface).
 //
-//   Gamma, mean mu = h(eta), shape a = w nu, nu = exp(-2 psi) (psi = log sigma,
-//   sigma = 1/sqrt(nu) the coefficient of variation, as glmmTMB's sigma()):
+//   Gamma, mean mu = h(eta), shape a = w nu, nu = exp(psi) (psi = log shape, as
+//   glmmTMB's dispersion parameter; its sigma() is 1/sqrt(nu), the CV):
 //     l = a log a - lgamma(a) + a log y - a log mu - a y / mu   (-log y added in R)
-//     dl/dpsi = -2 a [log a + 1 - digamma(a) + log y - log mu - y / mu];
-//     l', l'' are a times functions of eta, so dl'/dpsi = -2 l', dl''/dpsi = -2 l''.
+//     dl/dpsi = a [log a + 1 - digamma(a) + log y - log mu - y / mu];
+//     l', l'' are a times functions of eta, so dl'/dpsi = l', dl''/dpsi = l''.
 //     Links: log (mu = e^eta), inverse (mu = 1/eta) and identity (mu = eta); the
 //     last two need eta > 0 (l = -inf otherwise). Rows with w = 0 carry nothing.
 //   NB2, log link, theta = exp(psi), var = mu + mu^2 / theta; with x = eta - psi
@@ -89,7 +89,7 @@ class GammaFamily : public FamilyRows<GammaFamily> {
   explicit GammaFamily(int link) : link_(link) {}
   int n_extra() const override { return 1; }
   void set_extra(const double* psi) override {
-    nu_ = std::exp(-2.0 * psi[0]);
+    nu_ = std::exp(psi[0]);
     unit_norm_ = nu_ * std::log(nu_) - log_gamma(nu_);
   }
   double one_value_d1(const Response& r, double eta, double* d1) const {
@@ -118,8 +118,8 @@ class GammaFamily : public FamilyRows<GammaFamily> {
     if (!t.ok) return;
     double a = r.w * nu_;
     dl[0] = dl_dpsi(r, t);
-    dd1[0] = -2.0 * a * t.d1;
-    dd2[0] = -2.0 * a * t.d2;
+    dd1[0] = a * t.d1;
+    dd2[0] = a * t.d2;
   }
 
  private:
@@ -127,8 +127,7 @@ class GammaFamily : public FamilyRows<GammaFamily> {
   double norm(double a) const { return a == nu_ ? unit_norm_ : a * std::log(a) - log_gamma(a); }
   double dl_dpsi(const Response& r, const GammaTerms& t) const {
     double a = r.w * nu_;
-    return -2.0 * a *
-           (std::log(a) + 1.0 - digamma(a) + std::log(r.y) - t.log_mu - t.y_over_mu);
+    return a * (std::log(a) + 1.0 - digamma(a) + std::log(r.y) - t.log_mu - t.y_over_mu);
   }
   GammaTerms terms(double y, double eta) const {
     if (link_ == LINK_LOG) {

@@ -7,12 +7,12 @@ gamma_families <- list(Gamma("log"), Gamma("inverse"), Gamma("identity"))
 all_families <- c(gamma_families, list(nbinom2()))
 
 # Parameters away from the optimum: beta, theta (lower triangle of Lambda),
-# psi (log sigma for Gamma, log theta for nbinom2).
+# psi (log shape for Gamma, log theta for nbinom2).
 family_par <- function(family, q) {
   beta <- switch(family$link, log = c(0.9, 0.35), inverse = c(1.9, 0.12), identity = c(7.8, 1.1))
   lambda <- switch(family$link, inverse = c(0.3, 0.02, 0.1), identity = c(1.3, 0.2, 0.6),
                    c(0.5, 0.1, 0.25))
-  psi <- if (family$family == "Gamma") log(0.7) else log(1.4)
+  psi <- if (family$family == "Gamma") log(2) else log(1.4)
   c(beta, if (q == 1) lambda[1] else lambda, psi)
 }
 
@@ -41,9 +41,9 @@ test_that("gradient = finite differences: Gamma (3 links) and nbinom2, q = 1, 2,
 test_that("gradient = finite differences with weights, offset and the nested integrator", {
   for (family in all_families) {
     expect_lt(family_gradient_error(family, 1, 5, weights = TRUE, offset = TRUE)[["err"]],
-              1e-6)  # seen <= 4.9e-9
+              1e-6)  # seen <= 1.1e-9
     expect_lt(family_gradient_error(family, 2, 3, use_tree = TRUE)[["err"]],
-              1e-6)  # seen <= 3.0e-9
+              1e-6)  # seen <= 4.5e-9
   }
 })
 
@@ -55,10 +55,10 @@ test_that("gradient = finite differences: two nested levels (school/class), Gamm
     one <- X[, 1, drop = FALSE]
     obj <- objective_nested(d$y, X, list(class = list(Z = one, group = d$g),
                                          school = list(Z = one, group = school)), family, 4)
-    par <- c(0.9, 0.35, 0.4, 0.3, if (family$family == "Gamma") log(0.7) else log(1.4))
+    par <- c(0.9, 0.35, 0.4, 0.3, if (family$family == "Gamma") log(2) else log(1.4))
     v <- obj$loglik(par, gradient = TRUE)
     fd <- central_diff(function(p) as.numeric(obj$loglik(p)), par)
-    expect_lt(max_rel_err(attr(v, "gradient"), fd), 1e-6)  # seen <= 4.1e-9
+    expect_lt(max_rel_err(attr(v, "gradient"), fd), 1e-6)  # seen <= 1.6e-9
   }
 })
 
@@ -70,19 +70,22 @@ test_that("AGHQ equals integrate() of the full likelihood (constants included, w
     par <- family_par(family, 1)
     # The identity link's integrand vanishes only as mu -> 0 (eta -> 0), a
     # singular point in the lower tail: AGHQ converges more slowly there
-    # (weighted: 8.8e-6 at K = 25, 9.2e-7 at 51, 2.3e-8 at 101).
+    # (weighted: 2.7e-6 at K = 25, 5.0e-7 at 51, 4.0e-8 at 101).
     K <- if (family$link == "identity") 101 else 25
     obj <- objective_for(d$y, X, X[, 1, drop = FALSE], d$g, family, K,
                          weights = if (weighted) w)
     eta <- drop(X %*% par[1:2])
-    ref <- loglik_integrate(family, d$y, eta, d$g, par[3], exp(par[4]), w)
-    # seen: |difference| <= 2.3e-8 (identity, weighted), <= 1e-12 for the others
+    disp <- if (family$family == "Gamma") exp(-par[4] / 2) else exp(par[4])
+    ref <- loglik_integrate(family, d$y, eta, d$g, par[3], disp, w)
+    # seen: |difference| <= 4.0e-8 (identity, weighted), <= 1.3e-13 for the others
     expect_equal(as.numeric(obj$loglik(par)), ref, tolerance = 1e-9)
   }
 })
 
-# glmmTMB's Laplace fit: logLik, fixed effects, random-effect SDs and sigma
-# (glmmTMB's sigma(): 1/sqrt(shape) for Gamma, theta for nbinom2).
+# glmmTMB's Laplace fit: logLik, fixed effects, random-effect SDs, sigma
+# (glmmTMB's sigma(): 1/sqrt(shape) for Gamma, theta for nbinom2) and the SEs
+# of the fixed effects and of the dispersion parameter (log shape, log theta
+# in both packages), all relative differences but the logLik's.
 compare_glmmtmb <- function(family, q, seed = 1) {
   d <- family_data(seed, family, J = 40, m = 8, q = q)
   form <- if (q == 1) y ~ x + (1 | g) else y ~ x + (x | g)
@@ -93,10 +96,15 @@ compare_glmmtmb <- function(family, q, seed = 1) {
   tmb <- glmmTMB::glmmTMB(form, data = d, family = family, start = start)
   sd_tmb <- attr(glmmTMB::VarCorr(tmb)$cond$g, "stddev")
   sd_glamm <- sqrt(diag(fit$Sigma))
+  n_par <- length(fit$par)
+  v_tmb <- vcov(tmb, full = TRUE)
+  disp <- grep("^d(isp)?~", colnames(v_tmb))
   c(loglik = fit$loglik - as.numeric(logLik(tmb)),
     beta = max(abs(fit$coefficients - glmmTMB::fixef(tmb)$cond) / abs(glmmTMB::fixef(tmb)$cond)),
     sd = max(abs(sd_glamm - sd_tmb) / sd_tmb),
-    sigma = abs(fit$sigma - sigma(tmb)) / sigma(tmb))
+    sigma = abs(fit$sigma - sigma(tmb)) / sigma(tmb),
+    se = max(abs(sqrt(diag(vcov(fit))) / sqrt(diag(vcov(tmb)$cond)) - 1)),
+    se_disp = abs(sqrt(vcov(fit, full = TRUE)[n_par, n_par]) / sqrt(v_tmb[disp, disp]) - 1))
 }
 
 test_that("Laplace fits equal glmmTMB: Gamma (log, inverse, identity) and nbinom2", {
@@ -104,7 +112,7 @@ test_that("Laplace fits equal glmmTMB: Gamma (log, inverse, identity) and nbinom
   for (family in all_families) {
     r <- compare_glmmtmb(family, 1, seed = 2)
     expect_lt(abs(r[["loglik"]]), 1e-4)  # seen <= 1.4e-8 (Gamma log)
-    expect_lt(max(r[-1]), 1e-3)          # relative; seen <= 1.2e-5
+    expect_lt(max(r[-1]), 1e-3)          # relative; seen <= 3.3e-5 (Gamma log, SE)
   }
   for (family in list(Gamma("log"), nbinom2())) {  # random slope: q = 2
     r <- compare_glmmtmb(family, 2, seed = 4)
@@ -153,7 +161,7 @@ test_that("methods: sigma, summary, residuals, fitted, simulate, predict, ranef,
   fg <- glamm(y ~ x + (1 | g), data = dg, family = Gamma(link = "log"), nAGQ = 7)
   dn <- family_data(2, nbinom2(), J = 40, m = 8)
   fn <- glamm(y ~ x + (1 | g), data = dn, family = nbinom2(), nAGQ = 7)
-  expect_equal(sigma(fg), exp(fg$par[["log(sigma)"]]))
+  expect_equal(sigma(fg), exp(-fg$par[["log(shape)"]] / 2))
   expect_equal(sigma(fn), exp(fn$par[["log(theta)"]]))
   expect_output(print(summary(fg)), "coefficient of variation")
   expect_output(print(fn), "theta")
