@@ -43,7 +43,13 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
   beta <- par[seq_len(p)]
   theta <- unname(par[p + seq_len(nt)])
   u <- objective$unpack(unname(par))
-  sigma <- if (gaussian) exp(unname(par[p + nt + 1])) else 1
+  # The residual SD (gaussian), the coefficient of variation 1/sqrt(shape)
+  # (Gamma) or theta (nbinom2): what glmmTMB's sigma() reports.
+  sigma <- switch(family$family,
+    gaussian = ,
+    nbinom2 = exp(unname(par[p + nt + 1])),
+    Gamma = exp(-unname(par[p + nt + 1]) / 2),
+    1)
   psi <- unname(par[p + nt + seq_len(ne)])
   varcomp <- variance_components(levels, objective, par, V, p, gaussian)
 

@@ -1,6 +1,9 @@
 # Family-specific parameters beyond beta and theta: on the optimizer's scale
 # (psi) and on the engine's scale, with the chain rule between them.
 #   gaussian: psi = log(sigma), passed as it is;
+#   Gamma:    psi = log(shape), glmmTMB's dispersion parameter (its sigma()
+#             is the coefficient of variation 1/sqrt(shape)), as it is;
+#   nbinom2:  psi = log(theta), var = mu + mu^2 / theta, as it is;
 #   ordinal:  psi = (tau_1, log(tau_2 - tau_1), ..., log(tau_{C-1} - tau_{C-2})),
 #             so the thresholds tau = cumsum(tau_1, exp(psi[-1])) stay ordered;
 #             d/dpsi_1 = sum_k d/dtau_k, d/dpsi_j = exp(psi_j) sum_{k >= j} d/dtau_k.
@@ -9,6 +12,8 @@ extra_parameters <- function(family, levels = NULL) {
                chain = function(psi, g) g)
   switch(family$family,
     gaussian = utils::modifyList(none, list(n = 1L, names = "log(sigma)")),
+    Gamma = utils::modifyList(none, list(n = 1L, names = "log(shape)")),
+    nbinom2 = utils::modifyList(none, list(n = 1L, names = "log(theta)")),
     ordinal = {
       C <- length(levels)
       list(n = C - 1L,
@@ -24,11 +29,15 @@ extra_parameters <- function(family, levels = NULL) {
   )
 }
 
-# Start values of psi: the gaussian residual SD, or for the ordinal family the
-# thresholds of the marginal distribution of the response.
+# Start values of psi: the gaussian residual SD, the Gamma coefficient of
+# variation or the nbinom2 theta (each a moment estimate from the GLM start,
+# passed as sigma), or for the ordinal family the thresholds of the marginal
+# distribution of the response.
 start_extra <- function(family, resp, sigma) {
   switch(family$family,
-    gaussian = log(sigma),
+    gaussian = ,
+    nbinom2 = log(sigma),
+    Gamma = -2 * log(sigma),
     ordinal = {
       p <- cumsum(tabulate(resp$y, length(resp$levels))) / length(resp$y)
       p <- p[-length(p)]

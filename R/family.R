@@ -8,8 +8,35 @@ supported_links <- list(
   gaussian = "identity",
   binomial = c("logit", "probit", "cloglog"),
   poisson = "log",
-  ordinal = c("logit", "probit", "cloglog")
+  ordinal = c("logit", "probit", "cloglog"),
+  Gamma = c("log", "inverse", "identity"),
+  nbinom2 = "log"
 )
+
+#' Negative binomial family (NB2)
+#'
+#' The negative binomial distribution for counts with mean `mu` and variance
+#' `mu + mu^2 / theta`, the parameterization of `glmmTMB::nbinom2()` and
+#' `MASS::glm.nb()`. The shape `theta` (smaller: more overdispersion) is
+#' estimated as `log(theta)`; a fit reports it as `sigma` (as `sigma()` of
+#' glmmTMB does). Prior weights multiply each row's log-likelihood.
+#'
+#' @param link `"log"` (the only link).
+#' @return A family object for [glamm()].
+#' @examples
+#' set.seed(1)
+#' d <- data.frame(g = factor(rep(1:30, each = 10)), x = rnorm(300))
+#' b <- rnorm(30, sd = 0.5)
+#' d$y <- rnbinom(300, mu = exp(0.5 + 0.3 * d$x + b[d$g]), size = 2)
+#' fit <- glamm(y ~ x + (1 | g), data = d, family = nbinom2(), nAGQ = 1)
+#' fit$sigma  # theta
+#' @export
+nbinom2 <- function(link = "log") {
+  link <- match.arg(link)
+  structure(list(family = "nbinom2", link = link, linkfun = log, linkinv = exp,
+                 variance = function(mu, theta) mu + mu^2 / theta),
+            class = "family")
+}
 
 #' Cumulative link family for ordered responses
 #'
@@ -35,6 +62,25 @@ supported_links <- list(
 ordinal <- function(link = c("logit", "probit", "cloglog")) {
   link <- match.arg(link)
   structure(list(family = "ordinal", link = link), class = "family")
+}
+
+# The fit's family as glm.fit() takes it, for per-cluster fits and
+# residuals: for nbinom2 the negative binomial at the fitted theta (as
+# MASS::negative.binomial(theta)), from the poisson family's log link.
+glm_family <- function(object) {
+  family <- object$family
+  if (family$family != "nbinom2") return(family)
+  theta <- object$sigma
+  out <- stats::poisson()
+  out$family <- sprintf("Negative Binomial(%.4g)", theta)
+  out$variance <- function(mu) mu + mu^2 / theta
+  out$dev.resids <- function(y, mu, wt) {
+    2 * wt * (y * log(pmax(1, y) / mu) - (y + theta) * log((y + theta) / (mu + theta)))
+  }
+  out$aic <- function(y, n, mu, wt, dev) {
+    -2 * sum(wt * stats::dnbinom(y, size = theta, mu = mu, log = TRUE))
+  }
+  out
 }
 
 # Accepts what glm() accepts: a family object, a family function or its name.
@@ -81,6 +127,7 @@ prepare_response <- function(y, family, weights = NULL, compact = FALSE) {
     stop("'weights' must be finite and non-negative", call. = FALSE)
   }
   if (family$family == "ordinal") return(prepare_ordinal_response(y, weights))
+  if (family$family == "Gamma") return(prepare_gamma_response(y, weights, unit_weights, compact))
   if (is.factor(y) && family$family != "binomial") {
     stop(sprintf("a factor response needs the binomial family, not %s", family$family),
          call. = FALSE)
@@ -125,13 +172,18 @@ prepare_response <- function(y, family, weights = NULL, compact = FALSE) {
       # log choose(n, y) is 0 for single trials.
       constant <- if (is.null(trials)) 0 else sum(weights * lchoose(trials, y))
     },
-    poisson = {
+    poisson = ,
+    nbinom2 = {
+      name <- family$family
       if (!is.numeric(y) || is.matrix(y) || !all_finite(y)) {
-        stop("the poisson response must be a finite numeric vector of counts", call. = FALSE)
+        stop(sprintf("the %s response must be a finite numeric vector of counts", name),
+             call. = FALSE)
       }
-      if (n > 0 && min(y) < 0) stop("the poisson response has negative counts", call. = FALSE)
+      if (n > 0 && min(y) < 0) {
+        stop(sprintf("the %s response has negative counts", name), call. = FALSE)
+      }
       if (!is.integer(y) && !is_whole(y)) {
-        stop("the poisson response must hold whole numbers", call. = FALSE)
+        stop(sprintf("the %s response must hold whole numbers", name), call. = FALSE)
       }
       constant <- -sum(weights * lgamma(y + 1))
     },
@@ -162,4 +214,20 @@ prepare_ordinal_response <- function(y, weights) {
   }
   list(y = as.numeric(as.integer(y)), trials = rep(1, length(y)), weights = as.numeric(weights),
        constant = 0, levels = levels(y))
+}
+
+# A Gamma response: positive and finite. Weights are precisions, as in glm():
+# row i has shape w_i nu; rows of zero weight carry nothing. The constant is
+# -sum(log y) over the rows of positive weight (the rest of log f depends on nu).
+prepare_gamma_response <- function(y, weights, unit_weights, compact) {
+  if (!is.numeric(y) || is.matrix(y) || !all_finite(y)) {
+    stop("the Gamma response must be a finite numeric vector", call. = FALSE)
+  }
+  if (length(y) > 0 && min(y) <= 0) {
+    stop("the Gamma response must be positive (it has values <= 0)", call. = FALSE)
+  }
+  constant <- -if (unit_weights) sum(log(y)) else sum(log(y[weights > 0]))
+  ones <- if (compact) NULL else rep(1, length(y))
+  list(y = as.numeric(y), trials = ones, weights = if (unit_weights) ones else as.numeric(weights),
+       constant = constant)
 }

@@ -17,8 +17,9 @@
 #'   grouping factor.
 #' @param group grouping factor (length n); each level is one cluster.
 #' @param family a family object: `binomial` (logit, probit, cloglog),
-#'   `poisson` (log), `gaussian` (identity) or [ordinal()] (then `X` has no
-#'   intercept column: the thresholds take its place).
+#'   `poisson` (log), `gaussian` (identity), `Gamma` (log, inverse,
+#'   identity), [nbinom2()] (log) or [ordinal()] (then `X` has no intercept
+#'   column: the thresholds take its place).
 #' @param nAGQ quadrature points per random effect; 1 is the Laplace
 #'   approximation. `NULL` chooses 15, 11, 7 and 5 points for 1, 2, 3 and more
 #'   random effects (1 for the gaussian family, where it is exact).
@@ -29,7 +30,8 @@
 #'   lower-triangular factor `Lambda` of the random-effect covariance
 #'   `Sigma = Lambda Lambda'`; default: a full covariance matrix.
 #' @param start optional named list with elements `beta`, `theta` (the free
-#'   entries of `Lambda`, column-major) and, for the gaussian family, `sigma`.
+#'   entries of `Lambda`, column-major) and, for the gaussian, Gamma and
+#'   nbinom2 families, `sigma` (as in [sigma.glamm()]).
 #' @param control settings from [glamm_control()].
 #' @param method `"ML"` (maximum likelihood by adaptive quadrature or
 #'   Laplace) or `"PQL"` (penalized quasi-likelihood, for comparison with
@@ -168,7 +170,9 @@ check_variation <- function(resp, family) {
   trials <- if (is.null(n)) length(y) else sum(n)
   what <- switch(family$family,
     binomial = if (max(y) == 0) "all failures" else if (sum(y) == trials) "all successes",
-    poisson = if (max(y) == 0) "all counts 0",
+    poisson = ,
+    nbinom2 = if (max(y) == 0) "all counts 0",
+    Gamma = ,
     gaussian = ,
     ordinal = if (length(y) == 0 || min(y) == max(y)) "a constant response"
   )
@@ -232,9 +236,12 @@ typical_sizes <- function(X, levels, resp, family, n_extra) {
     r <- sqrt(diag(cpp_crossprod(M)) / nrow(M))
     ifelse(r > 0, r, 1)
   }
-  s_y <- if (family$family == "gaussian") {
+  s_y <- if (family$family == "gaussian" ||
+             (family$family == "Gamma" && family$link == "identity")) {
     sd_y <- stats::sd(resp$y)
     if (is.finite(sd_y) && sd_y > 0) sd_y else 1
+  } else if (family$family == "Gamma" && family$link == "inverse") {
+    1 / mean(resp$y)
   } else 1
   theta <- lapply(levels, function(l) (s_y / rms(l$Z))[row(l$pattern)[l$pattern]])
   c(s_y / rms(X), unlist(theta), rep(1, n_extra))
@@ -298,20 +305,26 @@ start_values <- function(resp, X, levels, offset, family, start, objective) {
   if (family$family == "ordinal") {
     beta <- stats::setNames(rep(0, ncol(X)), colnames(X))
   } else {
+    # nbinom2 starts from the poisson GLM (the same mean model).
+    start_family <- if (family$family == "nbinom2") stats::poisson() else family
     g <- suppressWarnings(glm.fit(X[rows, , drop = FALSE], yy,
                                   weights = trials * weights, offset = part(offset, 0),
-                                  family = family))
+                                  family = start_family))
     beta <- g$coefficients
     beta[is.na(beta)] <- 0
   }
-  sigma <- if (family$family == "gaussian") {
-    sqrt(sum(weights * g$residuals^2) / length(yy))
-  } else 1
+  sigma <- dispersion_start(family, g, yy, weights)
+  # The scale of the random effects on the linear predictor: the residual SD
+  # (gaussian), the CV times the typical |eta| (Gamma with a non-log link).
+  latent <- switch(family$family,
+    gaussian = sigma,
+    Gamma = if (family$link == "log") 1 else sigma * mean(abs(g$linear.predictors)),
+    1)
   theta <- unlist(lapply(levels, function(l) {
     scale <- apply(l$Z[rows, , drop = FALSE], 2, function(z) {
       if (stats::sd(z) > 0) stats::sd(z) else 1
     })
-    lambda <- diag(0.5 * sigma / scale, ncol(l$Z))
+    lambda <- diag(0.5 * latent / scale, ncol(l$Z))
     if (family$family == "gaussian") lambda <- lambda / sqrt(2)
     lambda_to_theta(lambda, l$pattern)
   }))
@@ -330,7 +343,28 @@ start_values <- function(resp, X, levels, offset, family, start, objective) {
     }
     beta[] <- set(beta, start$beta, "beta")
     theta[] <- set(theta, start$theta, "theta")
-    if (family$family == "gaussian") sigma <- set(sigma, start$sigma, "sigma")
+    if (family$family %in% c("gaussian", "Gamma", "nbinom2")) {
+      sigma <- set(sigma, start$sigma, "sigma")
+    }
   }
   c(beta, theta, start_extra(family, resp, sigma))
+}
+
+# Moment start of the dispersion from the GLM fit g: the gaussian residual
+# SD, the Gamma coefficient of variation (Pearson) or the nbinom2 theta from
+# var = mu + mu^2 / theta (large when the counts are not overdispersed).
+dispersion_start <- function(family, g, y, weights) {
+  switch(family$family,
+    gaussian = sqrt(sum(weights * g$residuals^2) / length(y)),
+    Gamma = {
+      mu <- g$fitted.values
+      cv <- sqrt(sum(weights * ((y - mu) / mu)^2) / sum(weights > 0))
+      if (is.finite(cv) && cv > 0) cv else 1
+    },
+    nbinom2 = {
+      mu <- g$fitted.values
+      excess <- sum(weights * ((y - mu)^2 - mu))
+      if (is.finite(excess) && excess > 0) min(sum(weights * mu^2) / excess, 100) else 100
+    },
+    1)
 }

@@ -35,8 +35,14 @@
 #' @param data a data frame with the variables of the formula.
 #' @param family a family object, function or name: `binomial` with link
 #'   `"logit"`, `"probit"` or `"cloglog"`; `poisson` (`"log"`); `gaussian`
-#'   (`"identity"`); [ordinal()] for an ordered factor (cumulative link model
-#'   with thresholds in place of the intercept).
+#'   (`"identity"`); `Gamma` (`"log"`, `"inverse"` or `"identity"`; a
+#'   positive response, `log(shape)` estimated as in glmmTMB, `weights` are
+#'   precisions as in `glm()`: row i has shape `w_i shape`, where glmmTMB
+#'   multiplies the row's log-likelihood by `w_i`); [nbinom2()] (`"log"`;
+#'   counts,
+#'   `var = mu + mu^2/theta`, `theta` estimated); [ordinal()] for an ordered
+#'   factor (cumulative link model with thresholds in place of the
+#'   intercept).
 #' @param nAGQ quadrature points per random effect (1: Laplace): one number
 #'   for every level, or a vector named by grouping factor, e.g.
 #'   `nAGQ = c(class = 7, school = 11)` (a name is the level's label such as
@@ -67,7 +73,8 @@
 #'   `getOption("na.action")` (usually [stats::na.omit()]). With
 #'   [stats::na.exclude()], fitted values and residuals are padded with `NA`.
 #' @param start optional start values: a list with `beta`, `theta` and (for
-#'   the gaussian family) `sigma`, or a previous `glamm` fit.
+#'   the gaussian, Gamma and nbinom2 families) `sigma` (as in [sigma.glamm()]), or a
+#'   previous `glamm` fit.
 #' @param control settings from [glamm_control()]. lme4's `glmerControl()` and
 #'   `lmerControl()` objects are accepted: their optimizer limits
 #'   (`optCtrl = list(maxfun = , maxit = )`) are used, and a message lists the
@@ -94,7 +101,8 @@
 #'   random effects, innermost first, named by the grouping factor: its
 #'   clusters, design, covariance matrix `Sigma` and empirical Bayes
 #'   predictions `ranef`; a fit with one grouping factor also has `Sigma` and
-#'   `ranef` at the top), `sigma` (residual SD, gaussian family), `varcomp`
+#'   `ranef` at the top), `sigma` (residual SD of the gaussian, coefficient
+#'   of variation of the Gamma, theta of the nbinom2 family), `varcomp`
 #'   (variance components with delta-method SEs), `loglik`, `vcov_par`
 #'   (inverse observed information of all parameters) and `optinfo`
 #'   (optimizer record: iterations, final gradient, convergence).

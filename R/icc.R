@@ -58,8 +58,10 @@ icc <- function(object, newdata = NULL) {
     gaussian = object$sigma^2,
     binomial = ,
     ordinal = switch(fam$link, logit = pi^2 / 3, probit = 1, cloglog = pi^2 / 6),
-    poisson = stop("a poisson model has no latent response, so no latent-response ",
-                   "intraclass correlation", call. = FALSE)
+    poisson = ,
+    nbinom2 = ,
+    Gamma = stop(sprintf("a %s model has no latent response, so no latent-response ",
+                         fam$family), "intraclass correlation", call. = FALSE)
   )
   groups <- re_groups(object)
   L <- length(groups)

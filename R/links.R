@@ -13,6 +13,7 @@ link_derivatives <- function(link) {
                    d1 = function(e) { t <- exp(pmin(e, 700)); t * exp(-t) },
                    d2 = function(e) { t <- exp(pmin(e, 700)); t * exp(-t) * (1 - t) }),
     log = list(h = exp, d1 = exp, d2 = exp),
+    inverse = list(h = function(e) 1 / e, d1 = function(e) -1 / e^2, d2 = function(e) 2 / e^3),
     stop(sprintf("link '%s' has no derivatives here", link), call. = FALSE)
   )
 }

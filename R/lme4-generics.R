@@ -22,8 +22,10 @@
 #'   `"q"` (random effects in all), `"sigma"`, `"family"` and `"call"`.
 #'   Several names give a list.
 #' * `ngrps()`: the number of clusters of each grouping factor.
-#' * `sigma()`: the residual standard deviation (1 for families without one,
-#'   as in lme4).
+#' * `sigma()`: the residual standard deviation or dispersion as glmmTMB's
+#'   `sigma()` defines it: the residual SD (gaussian), the coefficient of
+#'   variation `1/sqrt(shape)` (`Gamma`), `theta` of `var = mu + mu^2/theta`
+#'   ([nbinom2()]), and 1 for the other families (as lme4).
 #' * `deviance()`: minus twice the maximized log-likelihood, with every
 #'   constant (lme4's `deviance()` of a glmer fit is instead the sum of
 #'   squared deviance residuals at the conditional modes).
@@ -99,7 +101,7 @@ getME.glamm <- function(object, name, ...) {
     mu = unname(stats::fitted(object)),
     b = unlist(lapply(groups, function(gr) as.vector(t(gr$ranef$mode))), use.names = FALSE),
     u = unlist(lapply(groups, function(gr) {
-      as.vector(t(gr$ranef$mode %*% t(pseudo_inverse(gr$lambda / sigma.glamm(object)))))
+      as.vector(t(gr$ranef$mode %*% t(pseudo_inverse(gr$lambda / lme4_scale(object)))))
     }), use.names = FALSE),
     Lambda = relative_factor(object, groups),
     Lambdat = t(relative_factor(object, groups)),
@@ -121,7 +123,7 @@ lme4_theta <- function(object, groups) {
     lt <- gr$pattern
     nm <- ifelse(row(lt) == col(lt), paste(g, cn[row(lt)], sep = "."),
                  paste(g, cn[row(lt)], cn[col(lt)], sep = "."))
-    stats::setNames(gr$lambda[lt] / sigma.glamm(object), nm[lt])
+    stats::setNames(gr$lambda[lt] / lme4_scale(object), nm[lt])
   }))
 }
 
@@ -133,7 +135,7 @@ lme4_lower <- function(groups) {
 # The block-diagonal factor Lambda (relative to sigma) over all random effects.
 relative_factor <- function(object, groups) {
   blocks <- lapply(groups, function(gr) {
-    kronecker(diag(nlevels(gr$factor)), gr$lambda / sigma.glamm(object))
+    kronecker(diag(nlevels(gr$factor)), gr$lambda / lme4_scale(object))
   })
   dense_to_sparse(block_diagonal(blocks))
 }
@@ -188,9 +190,11 @@ pseudo_inverse <- function(M) {
 
 #' @rdname glamm-lme4
 #' @export
-sigma.glamm <- function(object, ...) {
-  if (object$family$family == "gaussian") object$sigma else 1
-}
+sigma.glamm <- function(object, ...) object$sigma %||% 1
+
+# The scale lme4's theta, Lambda and u are relative to: sigma for the
+# gaussian family, 1 for the others.
+lme4_scale <- function(object) if (object$family$family == "gaussian") object$sigma else 1
 
 #' @rdname glamm-lme4
 #' @export

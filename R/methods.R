@@ -12,8 +12,9 @@
 #'
 #' @param object,x,formula a `glamm` fit.
 #' @param full for `vcov()`: the covariance of all parameters (fixed effects,
-#'   the free entries `theta` of the covariance factor and, for the gaussian
-#'   family, `log(sigma)`), the inverse observed information.
+#'   the free entries `theta` of the covariance factor and `log(sigma)` for
+#'   the gaussian, `log(shape)` for the Gamma and `log(theta)` for the
+#'   nbinom2 family), the inverse observed information.
 #' @param ... not used.
 #' @return See the description; `logLik()` returns a `logLik` object, so
 #'   [stats::AIC()] and [stats::BIC()] work.
@@ -25,6 +26,7 @@
 #' fixef(fit)
 #' sqrt(diag(vcov(fit)))
 #' c(logLik = logLik(fit), AIC = AIC(fit), BIC = BIC(fit))
+#' sigma(fit)  # 1: a binomial model has no dispersion parameter
 #' head(coef(fit)$id_school)
 #' @name glamm-accessors
 NULL

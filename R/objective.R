@@ -7,9 +7,11 @@
 #' the fixed effects, the free entries of the lower-triangular factor
 #' `Lambda` of the random-effect covariance `Sigma = Lambda Lambda'`
 #' (column-major; `fit$par` shows the layout), and for the gaussian family the
-#' log residual SD, for the [ordinal()] family the first threshold and the logs
-#' of the differences between successive thresholds. With `gradient = TRUE` the exact gradient is attached as
-#' attribute `"gradient"`. With `theta = 0` (no random-effect variance) the
+#' log residual SD, for `Gamma` the log shape (glmmTMB's dispersion
+#' parameter; `sigma = 1/sqrt(shape)`), for [nbinom2()] `log(theta)`, for the
+#' [ordinal()] family the first threshold and the logs of the differences
+#' between successive thresholds. With `gradient = TRUE` the exact gradient
+#' is attached as attribute `"gradient"`. With `theta = 0` (no random-effect variance) the
 #' value equals the log-likelihood of the corresponding `glm`.
 #'
 #' @param object a `glamm` fit.

@@ -94,6 +94,10 @@ predict.glamm <- function(object, newdata = NULL, type = c("link", "response"),
     stop("marginal predictions are population averages on the response scale: ",
          "use type = \"response\"", call. = FALSE)
   }
+  if (marginal && object$family$link == "inverse") {
+    stop("the marginal mean of an inverse-link model does not exist (1/eta over a normal ",
+         "eta has no mean): use marginal = FALSE", call. = FALSE)
+  }
   if (marginal) {
     if (inherits(re.form, "formula") && any(lengths(cond) > 0)) {
       stop("marginal predictions integrate over the random effects of every level: ",

@@ -70,6 +70,7 @@ cluster_ml <- function(object, groups, l) {
   if (fam$family == "ordinal") {
     stop("per-cluster ML estimates are not available for the ordinal family", call. = FALSE)
   }
+  glm_fam <- glm_family(object)
   eta0 <- drop(dd$X %*% object$coefficients) + dd$offset
   for (k in seq_along(groups)[-l]) {
     eta0 <- eta0 + posterior_mean_z(groups[[k]]$Z, groups[[k]]$ranef$mean,
@@ -94,7 +95,7 @@ cluster_ml <- function(object, groups, l) {
       reason[j] <- "the random-effect design is not of full rank within the cluster"
       next
     }
-    if ((binom || fam$family == "poisson") && all(y[i] == 0)) {
+    if ((binom || fam$family %in% c("poisson", "nbinom2")) && all(y[i] == 0)) {
       reason[j] <- "all responses are 0: the ML estimate is -Inf"
       next
     }
@@ -104,7 +105,7 @@ cluster_ml <- function(object, groups, l) {
     }
     sep <- FALSE
     g <- withCallingHandlers(
-      stats::glm.fit(Zj, y[i], weights = wt[i], offset = eta0[i], family = fam),
+      stats::glm.fit(Zj, y[i], weights = wt[i], offset = eta0[i], family = glm_fam),
       warning = function(w) { sep <<- TRUE; invokeRestart("muffleWarning") })
     if (sep || !g$converged) {
       reason[j] <- "the estimate does not exist (separation: fitted values at 0 or 1)"
@@ -115,7 +116,7 @@ cluster_ml <- function(object, groups, l) {
     piv <- g$qr$pivot[seq_len(q)]
     Vj <- chol2inv(R)
     Vj[piv, piv] <- Vj
-    if (fam$family == "gaussian") Vj <- Vj * object$sigma^2
+    if (fam$family %in% c("gaussian", "Gamma")) Vj <- Vj * object$sigma^2
     var[, , j] <- Vj
   }
   list(value = value, var = var, reason = stats::setNames(reason, levs))

@@ -39,8 +39,8 @@ residuals.glamm <- function(object, type = c("response", "pearson", "deviance"),
   wt <- dd$weights * if (binom) dd$trials else 1
   r <- switch(type,
     response = y - mu,
-    pearson = (y - mu) * sqrt(wt) / sqrt(object$family$variance(mu)),
-    deviance = sign(y - mu) * sqrt(pmax(object$family$dev.resids(y, mu, wt), 0))
+    pearson = (y - mu) * sqrt(wt) / sqrt(glm_family(object)$variance(mu)),
+    deviance = sign(y - mu) * sqrt(pmax(glm_family(object)$dev.resids(y, mu, wt), 0))
   )
   stats::naresid(object$na.action, r)
 }
@@ -63,7 +63,8 @@ residuals.glamm <- function(object, type = c("response", "pearson", "deviance"),
 #'   kept.
 #' @param ... not used.
 #' @return A data frame with `nsim` columns: counts of successes (binomial),
-#'   counts (poisson), values (gaussian) or ordered factors (ordinal), one row
+#'   counts (poisson, nbinom2), values (gaussian, Gamma) or ordered factors
+#'   (ordinal), one row
 #'   per observation of the fit.
 #' @examples
 #' fit <- glamm(pass_read ~ female + (1 | id_school), data = pisa2000,
@@ -106,7 +107,13 @@ simulate.glamm <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
     switch(object$family$family,
       binomial = stats::rbinom(n, dd$trials, mu),
       poisson = stats::rpois(n, mu),
-      gaussian = stats::rnorm(n, mu, object$sigma / sqrt(dd$weights))
+      gaussian = stats::rnorm(n, mu, object$sigma / sqrt(dd$weights)),
+      # shape w / sigma^2 (weights are precisions), mean mu
+      Gamma = {
+        shape <- dd$weights / object$sigma^2
+        stats::rgamma(n, shape = shape, rate = shape / mu)
+      },
+      nbinom2 = stats::rnbinom(n, size = object$sigma, mu = mu)
     )
   })
   stats::setNames(as.data.frame(sims), paste0("sim_", seq_len(nsim)))

@@ -52,6 +52,7 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   print(VarCorr(x), digits = digits)
   cat("\nFixed effects:\n")
   print(x$coefficients, digits = digits)
+  print_dispersion(x, digits)
   if (!is.null(x$thresholds)) {
     cat("\nThresholds:\n")
     print(stats::setNames(x$thresholds$estimate, rownames(x$thresholds)), digits = digits)
@@ -109,13 +110,22 @@ summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, ...) {
     loglik = object$loglik, AIC = stats::AIC(object), BIC = stats::BIC(object),
     nobs = object$nobs, ngroups = object$ngroups, group_name = names(re_groups(object)),
     family = object$family, formula = object$formula, approximation = approximation_label(object),
-    optinfo = object$optinfo, exponentiate = exponentiate
+    optinfo = object$optinfo, exponentiate = exponentiate, sigma = object$sigma
   ), class = "summary.glamm")
+}
+
+# The Gamma and nbinom2 dispersion (x$sigma), as glmmTMB's sigma() reports it.
+print_dispersion <- function(x, digits) {
+  what <- switch(x$family$family, Gamma = "sigma (coefficient of variation, 1/sqrt(shape))",
+                 nbinom2 = "theta (var = mu + mu^2/theta)")
+  if (is.null(what)) return(invisible())
+  cat(sprintf("\nDispersion: %s = %s\n", what, format(x$sigma, digits = digits)))
 }
 
 exp_label <- function(family) {
   if (family$family == "ordinal" && family$link == "logit") return("Cumulative odds ratio")
   if (family$link == "logit") return("Odds ratio")
+  if (family$family == "Gamma" && family$link == "log") return("Mean ratio")
   if (family$link == "log") return("Rate ratio")
   "exp(Estimate)"
 }
@@ -138,6 +148,7 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
     cat("\n")
     print(tab[, -(1:4), drop = FALSE], digits = digits)
   }
+  print_dispersion(x, digits)
   if (!is.null(x$thresholds)) {
     cat("\nThresholds (P(Y <= c) = F(threshold_c - eta)):\n")
     print(as.matrix(x$thresholds), digits = digits)

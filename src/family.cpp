@@ -3,6 +3,7 @@
 // (links.h) so that both tails stay finite.
 #include "family.h"
 #include "codes.h"
+#include "family_gamma_nb.h"
 #include "links.h"
 #include "ordinal.h"
 
@@ -113,6 +114,8 @@ class BinomialGeneral : public FamilyRows<BinomialGeneral> {
 
 std::unique_ptr<Family> make_family(int family, int link, int n_categories) {
   if (family == FAMILY_ORDINAL) return make_ordinal(link, n_categories);
+  if (family == FAMILY_GAMMA) return make_gamma(link);
+  if (family == FAMILY_NBINOM2) return make_nbinom2(link);
   if (family == FAMILY_GAUSSIAN && link == LINK_IDENTITY) return std::unique_ptr<Family>(new Gaussian());
   if (family == FAMILY_POISSON && link == LINK_LOG) return std::unique_ptr<Family>(new Poisson());
   if (family == FAMILY_BINOMIAL) {

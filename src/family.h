@@ -6,6 +6,7 @@
 //   poisson   l = w [ y eta - exp(eta) ]                        (-w log y! added in R)
 //   gaussian  l = [w > 0] (-log(2 pi)/2 - psi) - w (y - eta)^2 / (2 exp(2 psi))
 //             (psi = log sigma; w log(w)/2 added in R)
+//   Gamma, nbinom2: family_gamma_nb.cpp
 #ifndef GLAMM_FAMILY_H
 #define GLAMM_FAMILY_H
 

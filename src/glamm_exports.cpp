@@ -56,11 +56,12 @@ Rcpp::List cpp_codes() {
   return Rcpp::List::create(
       Rcpp::Named("family") = Rcpp::IntegerVector::create(
           Rcpp::Named("gaussian") = FAMILY_GAUSSIAN, Rcpp::Named("binomial") = FAMILY_BINOMIAL,
-          Rcpp::Named("poisson") = FAMILY_POISSON, Rcpp::Named("ordinal") = FAMILY_ORDINAL),
+          Rcpp::Named("poisson") = FAMILY_POISSON, Rcpp::Named("ordinal") = FAMILY_ORDINAL,
+          Rcpp::Named("Gamma") = FAMILY_GAMMA, Rcpp::Named("nbinom2") = FAMILY_NBINOM2),
       Rcpp::Named("link") = Rcpp::IntegerVector::create(
           Rcpp::Named("identity") = LINK_IDENTITY, Rcpp::Named("logit") = LINK_LOGIT,
           Rcpp::Named("probit") = LINK_PROBIT, Rcpp::Named("cloglog") = LINK_CLOGLOG,
-          Rcpp::Named("log") = LINK_LOG));
+          Rcpp::Named("log") = LINK_LOG, Rcpp::Named("inverse") = LINK_INVERSE));
 }
 
 // [[Rcpp::export]]

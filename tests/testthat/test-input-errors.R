@@ -129,8 +129,9 @@ test_that("crossed random effects are reported as not supported yet", {
 })
 
 test_that("unsupported families and links are errors listing what is supported", {
-  expect_error(glamm(y ~ x + (1 | g), data = ed, family = Gamma, nAGQ = 3),
-               "family 'Gamma' is not supported; use one of: gaussian, binomial, poisson")
+  expect_error(glamm(y ~ x + (1 | g), data = ed, family = inverse.gaussian, nAGQ = 3),
+               paste("family 'inverse.gaussian' is not supported; use one of: gaussian,",
+                     "binomial, poisson, ordinal, Gamma, nbinom2"))
   expect_error(glamm(y ~ x + (1 | g), data = ed, family = "quasibinomial", nAGQ = 3),
                "family 'quasibinomial' is not supported")
   expect_error(glamm(cnt ~ x + (1 | g), data = ed, family = poisson("identity"), nAGQ = 3),
