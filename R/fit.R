@@ -184,7 +184,7 @@ as_design <- function(M, name) {
   # Attributes are set only when they must change: each change of a large
   # shared matrix makes R wrap it, and the first C-level write access to a
   # wrapper copies the matrix.
-  if (is.null(colnames(M))) colnames(M) <- paste0(name, seq_len(ncol(M)))
+  if (is.null(colnames(M)) && ncol(M) > 0) colnames(M) <- paste0(name, seq_len(ncol(M)))
   if (!is.double(M)) storage.mode(M) <- "double"
   strip_rownames(M)
 }
