@@ -66,6 +66,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   if (!is.null(offset) && (length(offset) != n || !all_finite(offset))) {
     stop("'offset' must be finite, with one value per observation", call. = FALSE)
   }
+  if (!is.null(offset)) check_offset_scale(offset, family)
   q <- vapply(levels, function(l) ncol(l$Z), 1L)
   if (any(q > 10)) {
     stop(sprintf("%d random effects per cluster: at most 10 are supported", max(q)), call. = FALSE)
@@ -176,6 +177,27 @@ check_variation <- function(resp, family) {
     stop(sprintf("the response has no variation (%s): the model cannot be estimated", what),
          call. = FALSE)
   }
+}
+
+# An offset is on the scale of the linear predictor: with the log link, a
+# range beyond 700 makes exp() overflow for some rows whatever the fixed
+# effects (often an exposure given where log(exposure) was meant), and values
+# beyond 1e15 leave no digits for the rest of the linear predictor.
+check_offset_scale <- function(offset, family) {
+  if (length(offset) == 0) return(invisible())
+  r <- range(offset)
+  if (max(abs(r)) > 1e15) {
+    stop(sprintf(paste0("'offset' has values as large as %.3g: the linear predictor carries ",
+                        "16 digits, none are left for the fixed effects; check the offset"),
+                 max(abs(r))), call. = FALSE)
+  }
+  if (identical(family$link, "log") && r[2] - r[1] > 700) {
+    stop(sprintf(paste0("'offset' ranges from %.3g to %.3g: with the log link, exp(offset) ",
+                        "then overflows for some observations whatever the fixed effects; ",
+                        "an offset is on the log scale (offset = log(exposure), not exposure)"),
+                 r[1], r[2]), call. = FALSE)
+  }
+  invisible()
 }
 
 as_design <- function(M, name) {
@@ -298,9 +320,14 @@ start_values <- function(resp, X, levels, offset, family, start, objective) {
   if (family$family == "ordinal") {
     beta <- stats::setNames(rep(0, ncol(X)), colnames(X))
   } else {
-    g <- suppressWarnings(glm.fit(X[rows, , drop = FALSE], yy,
-                                  weights = trials * weights, offset = part(offset, 0),
-                                  family = family))
+    g <- tryCatch(suppressWarnings(glm.fit(X[rows, , drop = FALSE], yy,
+                                           weights = trials * weights, offset = part(offset, 0),
+                                           family = family)),
+                  error = function(e) {
+                    stop("no start values: the fit without random effects (glm.fit) failed (",
+                         conditionMessage(e), "); check extreme covariate values or offsets, ",
+                         "or supply 'start'", call. = FALSE)
+                  })
     beta <- g$coefficients
     beta[is.na(beta)] <- 0
   }

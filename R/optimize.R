@@ -26,6 +26,12 @@ optimize_loglik <- function(objective, par0, lower, control) {
                                       rel.tol = control$rel.tol, trace = control$trace))
   par <- opt$par
   final <- objective$loglik(par, gradient = TRUE)
+  if (!is.finite(final) || anyNA(attr(final, "gradient"))) {
+    stop("the optimizer ended where the log-likelihood cannot be computed (the mode of the ",
+         "random effects was not found in some clusters): the search diverged, e.g. from ",
+         "start values far from the data or extreme covariate values or offsets; try other ",
+         "'start' values (or none) or rescale the covariates", call. = FALSE)
+  }
   list(par = par, loglik = as.numeric(final), gradient = attr(final, "gradient"),
        convergence = opt$convergence, message = opt$message, iterations = opt$iterations,
        evaluations = opt$evaluations, lower = lower)
