@@ -42,7 +42,7 @@ loglik_hessian <- function(objective, par) {
   k <- length(par)
   H <- matrix(0, k, k)
   for (j in seq_len(k)) {
-    h <- 1e-4 * max(objective$typsize[j], abs(par[j]))
+    h <- 1e-4 * objective$typsize[j] + 1e-8 * abs(par[j])
     up <- par
     down <- par
     up[j] <- par[j] + h
