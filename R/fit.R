@@ -100,12 +100,21 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
             "overdispersed); its variance is estimated only through the link function",
             call. = FALSE)
   }
+  if (family$family == "gaussian" && nlevels(inner) == n) {
+    stop("every cluster of ", levels[[1]]$name, " has a single observation: with the ",
+         "gaussian family its random effect and the residual are not separately identified; ",
+         "drop that random effect (lm) or group the observations", call. = FALSE)
+  }
 
   objective <- build_objective(X, levels, resp, offset, family, nAGQ, control, tree)
   par0 <- start_values(resp, X, levels, offset, family, start, objective)
   lower <- c(rep(-Inf, ncol(X)),
              unlist(lapply(levels, function(l) ifelse(theta_is_diagonal(l$pattern), 0, -Inf))),
              rep(-Inf, objective$n_extra))
+  if (!is.null(start) && any(par0 < lower)) {
+    stop("start$theta must be >= 0 where it is a standard deviation (a diagonal entry of ",
+         "Lambda with a diagonal covariance)", call. = FALSE)
+  }
   opt <- optimize_loglik(objective, par0, lower, control)
   if (control$hessian) opt <- newton_polish(objective, opt, control)
   structure(
@@ -357,7 +366,10 @@ start_values <- function(resp, X, levels, offset, family, start, objective) {
     }
     beta[] <- set(beta, start$beta, "beta")
     theta[] <- set(theta, start$theta, "theta")
-    if (family$family == "gaussian") sigma <- set(sigma, start$sigma, "sigma")
+    if (family$family == "gaussian") {
+      sigma <- set(sigma, start$sigma, "sigma")
+      if (sigma <= 0) stop("start$sigma must be a positive number", call. = FALSE)
+    }
   }
   c(beta, theta, start_extra(family, resp, sigma))
 }
