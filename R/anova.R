@@ -30,14 +30,14 @@
 anova.glamm <- function(object, ...) {
   fits <- c(list(object), list(...))
   if (length(fits) < 2) stop("anova() needs at least two fits to compare", call. = FALSE)
-  if (any(vapply(fits, function(f) identical(f$method, "PQL"), logical(1)))) {
-    stop("likelihood-ratio tests need maximum-likelihood fits: PQL has no likelihood",
-         call. = FALSE)
-  }
   ok <- vapply(fits, function(f) inherits(f, c("glamm", "glm")), NA)
   if (!all(ok)) {
     stop(sprintf("anova() compares glamm (or glm) fits; argument %d is a %s", which(!ok)[1],
                  class(fits[[which(!ok)[1]]])[1]), call. = FALSE)
+  }
+  if (any(vapply(fits, function(f) identical(f$method, "PQL"), logical(1)))) {
+    stop("likelihood-ratio tests need maximum-likelihood fits: PQL has no likelihood",
+         call. = FALSE)
   }
   calls <- as.list(match.call())[-1]
   labels <- vapply(calls[seq_along(fits)], function(e) paste(deparse(e), collapse = ""), "")

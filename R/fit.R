@@ -340,14 +340,19 @@ start_values <- function(resp, X, levels, offset, family, start, objective) {
     beta <- g$coefficients
     beta[is.na(beta)] <- 0
   }
-  sigma <- if (family$family == "gaussian") {
-    sqrt(sum(weights * g$residuals^2) / length(yy))
-  } else 1
+  # sigma is the residual SD at weight 1; the random effects are on the scale
+  # of the response, the residual SD at the mean weight (the same for unit
+  # weights; weights of 1e6 made the start of Lambda 1000 times too large).
+  sigma <- s_y <- 1
+  if (family$family == "gaussian") {
+    sigma <- sqrt(sum(weights * g$residuals^2) / length(yy))
+    if (sum(weights) > 0) s_y <- sqrt(sum(weights * g$residuals^2) / sum(weights))
+  }
   theta <- unlist(lapply(levels, function(l) {
     scale <- apply(l$Z[rows, , drop = FALSE], 2, function(z) {
       if (stats::sd(z) > 0) stats::sd(z) else 1
     })
-    lambda <- diag(0.5 * sigma / scale, ncol(l$Z))
+    lambda <- diag(0.5 * s_y / scale, ncol(l$Z))
     if (family$family == "gaussian") lambda <- lambda / sqrt(2)
     lambda_to_theta(lambda, l$pattern)
   }))
