@@ -116,15 +116,22 @@ predict.glamm <- function(object, newdata = NULL, type = c("link", "response"),
   d <- prediction_design(object, newdata, need_group = used,
                          allow.new.levels = allow.new.levels, groups = groups,
                          need_z = used | marginal)
-  if (!is.null(newdata)) {
-    keep <- newdata_rows(d$missing, na.action)
-    if (any(d$missing)) {
-      out <- predict.glamm(object, structure(d, complete = TRUE), type = type,
-                           re.form = re.form, marginal = marginal, se.fit = se.fit,
-                           allow.new.levels = allow.new.levels, nquad = nquad)
-      return(expand_predictions(out, d$missing, keep, rownames(d$X)))
-    }
+  if (is.null(newdata)) {
+    out <- predict_rows(object, d, groups, cond, type, marginal, se.fit, nquad)
+    if (is.list(out)) return(lapply(out, function(v) stats::napredict(object$na.action, v)))
+    return(stats::napredict(object$na.action, out))
   }
+  keep <- newdata_rows(d$missing, na.action)
+  if (!any(d$missing)) return(predict_rows(object, d, groups, cond, type, marginal, se.fit, nquad))
+  out <- predict_rows(object, design_rows(d, !d$missing), groups, cond, type, marginal, se.fit,
+                      nquad)
+  expand_predictions(out, d$missing, keep, rownames(d$X))
+}
+
+# The predictions (a vector, a matrix of ordinal category probabilities, or
+# with se.fit a list of fit and se.fit) for the rows of the design d.
+predict_rows <- function(object, d, groups, cond, type, marginal, se.fit, nquad) {
+  used <- lengths(cond) > 0
   beta <- object$coefficients
   eta_fixed <- drop(d$X %*% beta) + d$offset
   V <- object$vcov_beta
@@ -138,7 +145,7 @@ predict.glamm <- function(object, newdata = NULL, type = c("link", "response"),
     if (any(used)) eta_fixed <- eta_fixed + random_part(groups, d, cond, se = FALSE)$eta
     s <- if (marginal) random_sd(groups, d) else rep(0, length(eta_fixed))
     P <- ordinal_probabilities(object, eta_fixed, s, h$h, nquad)
-    return(if (is.null(newdata)) stats::napredict(object$na.action, P) else P)
+    return(P)
   }
   if (marginal) {
     out <- marginal_mean(object, groups, d, eta_fixed, h, nquad, se.fit)
@@ -156,12 +163,7 @@ predict.glamm <- function(object, newdata = NULL, type = c("link", "response"),
       out <- list(fit = eta, se.fit = se)
     }
   }
-  fit <- out$fit
-  if (is.null(newdata)) fit <- stats::napredict(object$na.action, fit)
-  if (!se.fit) return(fit)
-  se <- out$se.fit
-  if (is.null(newdata)) se <- stats::napredict(object$na.action, se)
-  list(fit = fit, se.fit = se)
+  if (se.fit) out else out$fit
 }
 
 #' Which levels (and which of their effects) `re.form` conditions on
@@ -250,7 +252,6 @@ re_form_columns <- function(object, lhs) {
 # NULL where need_group is FALSE), for the fit's data or new data.
 prediction_design <- function(object, newdata, need_group, allow.new.levels,
                               groups = re_groups(object), need_z = need_group) {
-  if (isTRUE(attr(newdata, "complete"))) return(design_rows(newdata, !newdata$missing))
   need_group <- rep_len(need_group, length(groups))
   need_z <- rep_len(need_z, length(groups))
   if (is.null(newdata)) {
