@@ -115,12 +115,49 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
     stop("start$theta must be >= 0 where it is a standard deviation (a diagonal entry of ",
          "Lambda with a diagonal covariance)", call. = FALSE)
   }
+  if (family$family == "gaussian") check_response_location(objective, par0, resp)
   opt <- optimize_loglik(objective, par0, lower, control)
   if (control$hessian) opt <- newton_polish(objective, opt, control)
-  structure(
+  fit <- structure(
     assemble_fit(objective, opt, X, levels, parents, tree, resp, offset, family, nAGQ, control),
     class = "glamm"
   )
+  if (family$family == "binomial") check_separation(fit$coefficients, X, offset, resp, family)
+  fit
+}
+
+# The engine's search for the modes works to a precision relative to the
+# linear predictor: a gaussian response of 1e6 +- 1 leaves it too few digits
+# (the log-likelihood is -Inf at the start).
+check_response_location <- function(objective, par0, resp) {
+  if (is.finite(objective$loglik(par0))) return(invisible())
+  y <- resp$y
+  s <- stats::sd(y)
+  if (is.finite(s) && abs(mean(y)) > 1e4 * s) {
+    stop(sprintf(paste0("the gaussian response is near %.3g with a spread of only %.3g: too ",
+                        "few digits are left for the random effects; subtract a constant ",
+                        "from it (e.g. y - %.3g)"), mean(y), s, signif(mean(y), 3)),
+         call. = FALSE)
+  }
+  invisible()
+}
+
+# Fitted probabilities of the fixed part numerically 0 or 1 (as glm.fit
+# judges them) mean that a covariate separates the outcomes: the fixed
+# effects run off to infinity, and the estimates and SEs mean nothing.
+check_separation <- function(beta, X, offset, resp, family) {
+  if (length(beta) == 0) return(invisible())
+  mu <- family$linkinv(drop(X %*% beta) + (offset %||% 0))
+  eps <- 10 * .Machine$double.eps
+  informative <- (resp$weights %||% 1) > 0 & (resp$trials %||% 1) > 0
+  k <- sum((mu < eps | mu > 1 - eps) & informative)
+  if (k > 0) {
+    warning(sprintf(paste0("fitted probabilities numerically 0 or 1 for %d observation(s): a ",
+                           "covariate (or a combination) separates the outcomes, so that some ",
+                           "fixed effects are infinite and their estimates and standard errors ",
+                           "are not meaningful"), k), call. = FALSE)
+  }
+  invisible()
 }
 
 # The levels of random effects, innermost first, from Z and group (one level)
