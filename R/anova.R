@@ -40,7 +40,8 @@ anova.glamm <- function(object, ...) {
          call. = FALSE)
   }
   calls <- as.list(match.call())[-1]
-  labels <- vapply(calls[seq_along(fits)], function(e) paste(deparse(e), collapse = ""), "")
+  labels <- make.unique(vapply(calls[seq_along(fits)], function(e) paste(deparse(e),
+                                                                          collapse = ""), ""))
   n <- vapply(fits, stats::nobs, numeric(1))
   if (length(unique(n)) > 1) {
     stop("the fits use different numbers of observations (", paste(n, collapse = ", "),

@@ -629,3 +629,169 @@ test_that("anova() of a fit to a subset is an error about the observations", {
   sub <- glamm(y ~ x + z + (1 | g), data = ad[-1, ], family = binomial, nAGQ = 5)
   expect_error(anova(adv_bin, sub), "different numbers of observations")
 })
+
+# ---- scale and separation ---------------------------------------------------------------
+
+test_that("complete separation warns that the fixed effects are infinite", {
+  # (x = 1000 was returned without a word; glm warns the same way)
+  d <- ad
+  d$sep <- as.numeric(d$x > 0)
+  expect_warning(glamm(sep ~ x + (1 | g), data = d, family = binomial, nAGQ = 3),
+                 "fitted probabilities numerically 0 or 1.*separates the outcomes")
+})
+
+test_that("a gaussian response far from 0 relative to its spread says to centre it", {
+  # (was "the log-likelihood is not finite at the start values")
+  d <- ad
+  d$yb <- 1e8 + d$yg
+  expect_error(glamm(yb ~ x + (1 | g), data = d), "near 1e\\+08 with a spread of only")
+})
+
+test_that("a gaussian response shifted by 1e4 agrees with lmer", {
+  d <- ad
+  d$yb <- 1e4 + d$yg
+  fit <- glamm(yb ~ x + (1 | g), data = d)
+  ref <- lme4::lmer(yb ~ x + (1 | g), data = d, REML = FALSE)
+  expect_equal(ll(fit), as.numeric(logLik(ref)), tolerance = 1e-7)  # seen 5e-14
+})
+
+test_that("counts in millions agree with glmer's estimates", {
+  # (glmer's logLik with nAGQ > 1 differs by a constant; glamm's objective at glmer's
+  # estimates equals its own maximum)
+  d <- ad
+  d$cb <- d$cnt * 1e6
+  fit <- glamm(cb ~ x + (1 | g), data = d, family = poisson)
+  ref <- suppressWarnings(lme4::glmer(cb ~ x + (1 | g), data = d, family = poisson, nAGQ = 15))
+  expect_equal(unname(fixef(fit)), unname(lme4::fixef(ref)), tolerance = 1e-4)  # seen 1e-5
+  expect_equal(fit$theta, unname(lme4::getME(ref, "theta")), tolerance = 1e-4)  # seen 4e-5
+})
+
+test_that("a numeric grouping variable and labels with ':' fit as the factor", {
+  d <- ad
+  d$gn <- as.numeric(d$g) + 0.5
+  d$gl <- paste0("a:", d$g)
+  expect_equal(ll(glamm(yg ~ x + (1 | gn), data = d)), ll(adv_gau), tolerance = 1e-12)  # seen 0
+  expect_equal(ll(glamm(yg ~ x + (1 | gl), data = d)), ll(adv_gau), tolerance = 1e-12)  # seen 0
+})
+
+test_that("very unequal cluster sizes agree with lmer", {
+  d <- ad
+  d$gu <- factor(c(rep(1, 100), rep(2:26, each = 2)))
+  fit <- glamm(yg ~ x + (1 | gu), data = d)
+  ref <- suppressMessages(lme4::lmer(yg ~ x + (1 | gu), data = d, REML = FALSE))
+  expect_equal(ll(fit), as.numeric(logLik(ref)), tolerance = 1e-7)  # seen 6e-16
+})
+
+test_that("a random slope without intercept and || agree with lme4", {
+  fit <- glamm(yg ~ x + (0 + x | g), data = ad)
+  ref <- suppressMessages(lme4::lmer(yg ~ x + (0 + x | g), data = ad, REML = FALSE))
+  expect_equal(ll(fit), as.numeric(logLik(ref)), tolerance = 1e-6)  # seen 3e-16
+  f2 <- glamm(y ~ x + (1 + x || g), data = ad, family = binomial, nAGQ = 1)
+  r2 <- suppressMessages(lme4::glmer(y ~ x + (1 + x || g), data = ad, family = binomial))
+  expect_equal(ll(f2), as.numeric(logLik(r2)), tolerance = 1e-6)  # seen 2e-10
+})
+
+# ---- more misuse ------------------------------------------------------------------------
+
+test_that("a repeated random-effect term is an error", {
+  expect_error(glamm(yg ~ x + (1 | g) + (1 | g), data = ad), "repeat a column")
+})
+
+test_that("a formula given as a string, or a one-sided one, is an error", {
+  expect_error(glamm("yg ~ x + (1 | g)", data = ad), "two-sided formula")
+})
+
+test_that("a response used as its own grouping factor is caught as single-row clusters", {
+  expect_error(glamm(yg ~ x + (1 | yg), data = ad), "single observation")
+})
+
+test_that("character weights are an error", {
+  expect_error(glamm(yg ~ x + (1 | g), data = ad, weights = rep("1", an)))
+})
+
+test_that("predict(): a bad type or re.form is an error naming the choices", {
+  expect_error(predict(adv_bin, ad[1:2, ], type = "prob"), "link.*response")
+  expect_error(predict(adv_bin, ad[1:2, ], re.form = ~ (1 | zz)),
+               "names the grouping factor zz, which is not one of the model's \\(g\\)")
+  expect_error(predict(adv_bin, ad[1:2, ], re.form = "g"), "'re.form' must be NULL")
+  expect_error(predict(adv_bin, ad[1:2, ], marginal = TRUE), "use type = \"response\"")
+})
+
+test_that("predict(): factor levels and cluster labels are matched by label, not code", {
+  fit <- glamm(y ~ x + f + (1 | g), data = ad, family = binomial, nAGQ = 5)
+  nd <- ad[1:3, ]
+  nd2 <- nd
+  nd2$f <- factor(as.character(nd$f), levels = c("c", "b", "a"))
+  nd2$g <- factor(as.character(nd$g), levels = c("1", "0"))
+  expect_equal(predict(fit, nd2), predict(fit, nd), tolerance = 1e-14)
+  nd3 <- nd
+  nd3$g <- as.numeric(as.character(nd$g))
+  expect_equal(predict(fit, nd3), predict(fit, nd), tolerance = 1e-14)
+})
+
+test_that("predict(): ordinal probabilities with a missing label are NA rows or dropped", {
+  d <- ad
+  d$o <- cut(d$yg, c(-Inf, 0, 1.5, Inf), ordered_result = TRUE)
+  fit <- glamm(o ~ x + (1 | g), data = d, family = ordinal(), nAGQ = 5)
+  nd <- d[1:3, ]
+  nd$g[2] <- NA
+  P <- predict(fit, nd, type = "response")
+  expect_equal(dim(P), c(3, 3))
+  expect_true(all(is.na(P[2, ])))
+  expect_equal(unname(rowSums(P[-2, ])), c(1, 1), tolerance = 1e-12)
+  expect_equal(dim(predict(fit, nd, type = "response", na.action = na.omit)), c(2, 3))
+  expect_equal(nrow(predict(fit, d[0, ], type = "response")), 0)
+})
+
+test_that("predict(): nested levels, a missing class label gives NA, re.form school does not", {
+  d <- ad
+  d$class <- factor(rep(1:3, length.out = an))
+  fit <- glamm(yg ~ x + (1 | g/class), data = d)
+  nd <- d[1:3, ]
+  nd$class[2] <- NA
+  p <- predict(fit, nd)
+  expect_true(is.na(p[2]))
+  expect_false(anyNA(predict(fit, nd, re.form = ~ (1 | g))))
+})
+
+test_that("predict(): an NA offset in new data gives NA", {
+  d <- ad
+  d$lo <- 0
+  fit <- glamm(cnt ~ x + offset(lo) + (1 | g), data = d, family = poisson, nAGQ = 3)
+  nd <- d[1:3, ]
+  nd$lo[3] <- NA
+  expect_identical(is.na(unname(predict(fit, nd, re.form = NA))), c(FALSE, FALSE, TRUE))
+})
+
+test_that("predict(): na.action must be a function or its name", {
+  nd <- ad[1:2, ]
+  nd$g[1] <- NA
+  expect_error(predict(adv_bin, nd, na.action = 3), "'na.action' must be a function")
+})
+
+test_that("simulate(): a re.form naming an unknown factor is an error", {
+  expect_error(simulate(adv_bin, re.form = ~ (1 | zz)), "names the grouping factor zz")
+})
+
+test_that("anova() of three fits stops at the pair that is not nested", {
+  f1 <- glamm(y ~ 1 + (1 | g), data = ad, family = binomial, nAGQ = 5)
+  fz <- glamm(y ~ z + (1 | g), data = ad, family = binomial, nAGQ = 5)
+  expect_equal(nrow(anova(f1, adv_bin, adv_bin2)), 3)
+  expect_error(anova(f1, fz, adv_bin), "not nested")
+})
+
+test_that("anova() refuses a PQL fit and an ML fit", {
+  pql <- glamm(y ~ x + (1 | g), data = ad, family = binomial, method = "PQL")
+  expect_error(anova(adv_bin, pql), "PQL has no likelihood")
+})
+
+test_that("anova() of a glamm fit and a glm of a different family is an error", {
+  gm <- glm(cnt ~ x, data = ad, family = poisson)
+  expect_error(anova(adv_bin, gm), "different families or links")
+})
+
+test_that("anova() of a fit and itself has 0 degrees of freedom and no p-value", {
+  a <- anova(adv_bin, adv_bin)
+  expect_equal(a$Df[2], 0)
+  expect_true(is.na(a[["Pr(>Chisq)"]][2]))
+})
