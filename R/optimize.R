@@ -46,7 +46,7 @@ optimize_loglik <- function(objective, par0, lower, control) {
     if (!length(zero)) break
     away <- opt$par
     away[zero] <- 0.01 * objective$typsize[zero]
-    if (!(as.numeric(objective$loglik(away)) > -opt$objective + 1e-8)) break
+    if (!isTRUE(as.numeric(objective$loglik(away)) > -opt$objective + 1e-8)) break
     opt <- run(away)
   }
   par <- opt$par

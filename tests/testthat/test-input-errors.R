@@ -98,7 +98,9 @@ test_that("NaN in the response is a missing value: dropped by na.omit, an error 
 
 test_that("nAGQ must be a whole number >= 1", {
   msg <- "'nAGQ' must be a whole number >= 1"
-  expect_error(glamm(y ~ x + (1 | g), data = ed, family = binomial, nAGQ = 0), msg)
+  # nAGQ = 0 is lme4's fast approximation: fitted as Laplace, with a message (06c1cae)
+  expect_message(glamm(y ~ x + (1 | g), data = ed, family = binomial, nAGQ = 0),
+                 "fitted as the Laplace approximation")
   expect_error(glamm(y ~ x + (1 | g), data = ed, family = binomial, nAGQ = 2.5), msg)
   expect_error(glamm(y ~ x + (1 | g), data = ed, family = binomial, nAGQ = -3), msg)
   expect_error(glamm(y ~ x + (1 | g), data = ed, family = binomial, nAGQ = NA), msg)
