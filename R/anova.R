@@ -11,6 +11,11 @@
 #' the printed p-value. Put a `glamm` fit first: `anova(glm_fit, glamm_fit)`
 #' dispatches to `anova.glm()`, which does not know glamm fits.
 #'
+#' The fits must have the same response values, family and link, and be
+#' nested: each one's fixed effects (by column name), grouping factors (by
+#' their clusters) and random effects within those of the next larger one;
+#' otherwise `anova()` stops and says which condition fails.
+#'
 #' @param object a `glamm` fit.
 #' @param ... further `glamm` (or `glm`) fits.
 #' @return A data frame of class `anova` with columns `npar`, `logLik`, `AIC`,
@@ -25,12 +30,18 @@
 anova.glamm <- function(object, ...) {
   fits <- c(list(object), list(...))
   if (length(fits) < 2) stop("anova() needs at least two fits to compare", call. = FALSE)
+  ok <- vapply(fits, function(f) inherits(f, c("glamm", "glm")), NA)
+  if (!all(ok)) {
+    stop(sprintf("anova() compares glamm (or glm) fits; argument %d is a %s", which(!ok)[1],
+                 class(fits[[which(!ok)[1]]])[1]), call. = FALSE)
+  }
   if (any(vapply(fits, function(f) identical(f$method, "PQL"), logical(1)))) {
     stop("likelihood-ratio tests need maximum-likelihood fits: PQL has no likelihood",
          call. = FALSE)
   }
   calls <- as.list(match.call())[-1]
-  labels <- vapply(calls[seq_along(fits)], function(e) paste(deparse(e), collapse = ""), "")
+  labels <- make.unique(vapply(calls[seq_along(fits)], function(e) paste(deparse(e),
+                                                                          collapse = ""), ""))
   n <- vapply(fits, stats::nobs, numeric(1))
   if (length(unique(n)) > 1) {
     stop("the fits use different numbers of observations (", paste(n, collapse = ", "),
@@ -39,6 +50,7 @@ anova.glamm <- function(object, ...) {
   ll <- lapply(fits, stats::logLik)
   npar <- vapply(ll, function(l) attr(l, "df"), numeric(1))
   ord <- order(npar)
+  check_comparable(fits[ord], labels[ord])
   ll <- vapply(ll, as.numeric, numeric(1))[ord]
   npar <- npar[ord]
   aic <- vapply(fits, stats::AIC, numeric(1))[ord]
@@ -51,4 +63,84 @@ anova.glamm <- function(object, ...) {
                     `Pr(>Chisq)` = p, row.names = labels[ord], check.names = FALSE)
   structure(tab, heading = "Likelihood-ratio tests of nested models\n",
             class = c("anova", "data.frame"))
+}
+
+# The fits, sorted by their number of parameters, must be of one response
+# (the same values: nobs alone does not tell two data sets apart), one family
+# and link, and nested: each fit's fixed effects, grouping factors (compared
+# as partitions of the rows, so that school/class and (1 | school) +
+# (1 | class) match) and random effects within the next fit's.
+check_comparable <- function(fits, labels) {
+  fam <- vapply(fits, function(f) sprintf("%s(%s)", f$family$family, f$family$link), "")
+  if (length(unique(fam)) > 1) {
+    k <- which(fam != fam[1])[1]
+    stop(sprintf(paste0("%s is a %s fit and %s a %s fit: likelihoods of different families ",
+                        "or links are not comparable"), labels[1], fam[1], labels[k], fam[k]),
+         call. = FALSE)
+  }
+  y <- lapply(fits, anova_response)
+  for (k in seq_along(fits)[-1]) {
+    if (!isTRUE(all.equal(y[[1]], y[[k]], check.attributes = FALSE))) {
+      stop(sprintf(paste0("%s and %s have different response values: likelihood-ratio tests ",
+                          "compare models of the same data; refit them to the same ",
+                          "observations"), labels[1], labels[k]), call. = FALSE)
+    }
+  }
+  for (k in seq_along(fits)[-1]) {
+    small <- anova_structure(fits[[k - 1]])
+    big <- anova_structure(fits[[k]])
+    not_nested <- function(what) {
+      stop(sprintf(paste0("%s and %s are not nested: %s %s; likelihood-ratio tests compare ",
+                          "nested models (the smaller one a special case of the larger)"),
+                   labels[k - 1], labels[k], labels[k - 1], what), call. = FALSE)
+    }
+    extra <- setdiff(small$fixed, big$fixed)
+    if (length(extra)) {
+      not_nested(sprintf("has the fixed effect%s %s, which %s lacks",
+                         if (length(extra) > 1) "s" else "", paste(extra, collapse = ", "),
+                         labels[k]))
+    }
+    for (l in seq_along(small$groups)) {
+      m <- Position(function(g) same_partition(small$groups[[l]]$factor, g$factor), big$groups)
+      if (is.na(m)) {
+        not_nested(sprintf("has random effects by %s, which %s lacks",
+                           names(small$groups)[l], labels[k]))
+      }
+      lacks <- setdiff(small$groups[[l]]$effects, big$groups[[m]]$effects)
+      if (length(lacks)) {
+        not_nested(sprintf("has the random effect %s of %s, which %s lacks", lacks[1],
+                           names(small$groups)[l], labels[k]))
+      }
+    }
+  }
+  invisible()
+}
+
+# The response values of a glamm or glm fit as numbers (a binary factor as 0/1).
+anova_response <- function(f) {
+  r <- if (inherits(f, "glamm")) {
+    if (!is.null(f$frame)) stats::model.response(f$frame) else f$data$y
+  } else {
+    stats::model.response(stats::model.frame(f))
+  }
+  if (is.factor(r)) r <- if (is.ordered(r)) as.integer(r) else as.integer(r != levels(r)[1])
+  unname(as.numeric(as.matrix(r)))
+}
+
+# Fixed-effect names and, per grouping factor, its clusters and effect names.
+anova_structure <- function(f) {
+  if (!inherits(f, "glamm")) return(list(fixed = names(stats::coef(f)), groups = list()))
+  groups <- lapply(re_groups(f), function(gr) {
+    list(factor = gr$factor, effects = colnames(gr$Sigma))
+  })
+  list(fixed = names(f$coefficients), groups = groups)
+}
+
+# Whether two grouping factors (of the same rows) make the same clusters.
+same_partition <- function(a, b) {
+  if (length(a) != length(b)) return(FALSE)
+  a <- as.numeric(as.factor(a))
+  b <- as.numeric(as.factor(b))
+  pairs <- length(unique(a + (b - 1) * max(a)))
+  pairs == length(unique(a)) && pairs == length(unique(b))
 }

@@ -68,6 +68,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   if (!is.null(offset) && (length(offset) != n || !all_finite(offset))) {
     stop("'offset' must be finite, with one value per observation", call. = FALSE)
   }
+  if (!is.null(offset)) check_offset_scale(offset, family)
   q <- vapply(levels, function(l) ncol(l$Z), 1L)
   if (any(q > 10)) {
     stop(sprintf("%d random effects per cluster: at most 10 are supported", max(q)), call. = FALSE)
@@ -101,18 +102,64 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
             "overdispersed); its variance is estimated only through the link function",
             call. = FALSE)
   }
+  if (family$family == "gaussian" && nlevels(inner) == n) {
+    stop("every cluster of ", levels[[1]]$name, " has a single observation: with the ",
+         "gaussian family its random effect and the residual are not separately identified; ",
+         "drop that random effect (lm) or group the observations", call. = FALSE)
+  }
 
   objective <- build_objective(X, levels, resp, offset, family, nAGQ, control, tree)
   par0 <- start_values(resp, X, levels, offset, family, start, objective)
   lower <- c(rep(-Inf, ncol(X)),
              unlist(lapply(levels, function(l) ifelse(theta_is_diagonal(l$pattern), 0, -Inf))),
              rep(-Inf, objective$n_extra))
+  if (!is.null(start) && any(par0 < lower)) {
+    stop("start$theta must be >= 0 where it is a standard deviation (a diagonal entry of ",
+         "Lambda with a diagonal covariance)", call. = FALSE)
+  }
+  if (family$family == "gaussian") check_response_location(objective, par0, resp)
   opt <- optimize_loglik(objective, par0, lower, control)
   if (control$hessian) opt <- newton_polish(objective, opt, control)
-  structure(
+  fit <- structure(
     assemble_fit(objective, opt, X, levels, parents, tree, resp, offset, family, nAGQ, control),
     class = "glamm"
   )
+  if (family$family == "binomial") check_separation(fit$coefficients, X, offset, resp, family)
+  fit
+}
+
+# The engine's search for the modes works to a precision relative to the
+# linear predictor: a gaussian response of 1e6 +- 1 leaves it too few digits
+# (the log-likelihood is -Inf at the start).
+check_response_location <- function(objective, par0, resp) {
+  if (is.finite(objective$loglik(par0))) return(invisible())
+  y <- resp$y
+  s <- stats::sd(y)
+  if (is.finite(s) && abs(mean(y)) > 1e4 * s) {
+    stop(sprintf(paste0("the gaussian response is near %.3g with a spread of only %.3g: too ",
+                        "few digits are left for the random effects; subtract a constant ",
+                        "from it (e.g. y - %.3g)"), mean(y), s, signif(mean(y), 3)),
+         call. = FALSE)
+  }
+  invisible()
+}
+
+# Fitted probabilities of the fixed part numerically 0 or 1 (as glm.fit
+# judges them) mean that a covariate separates the outcomes: the fixed
+# effects run off to infinity, and the estimates and SEs mean nothing.
+check_separation <- function(beta, X, offset, resp, family) {
+  if (length(beta) == 0) return(invisible())
+  mu <- family$linkinv(drop(X %*% beta) + (offset %||% 0))
+  eps <- 10 * .Machine$double.eps
+  informative <- (resp$weights %||% 1) > 0 & (resp$trials %||% 1) > 0
+  k <- sum((mu < eps | mu > 1 - eps) & informative)
+  if (k > 0) {
+    warning(sprintf(paste0("fitted probabilities numerically 0 or 1 for %d observation(s): a ",
+                           "covariate (or a combination) separates the outcomes, so that some ",
+                           "fixed effects are infinite and their estimates and standard errors ",
+                           "are not meaningful"), k), call. = FALSE)
+  }
+  invisible()
 }
 
 # The levels of random effects, innermost first, from Z and group (one level)
@@ -182,13 +229,34 @@ check_variation <- function(resp, family) {
   }
 }
 
+# An offset is on the scale of the linear predictor: with the log link, a
+# range beyond 700 makes exp() overflow for some rows whatever the fixed
+# effects (often an exposure given where log(exposure) was meant), and values
+# beyond 1e15 leave no digits for the rest of the linear predictor.
+check_offset_scale <- function(offset, family) {
+  if (length(offset) == 0) return(invisible())
+  r <- range(offset)
+  if (max(abs(r)) > 1e15) {
+    stop(sprintf(paste0("'offset' has values as large as %.3g: the linear predictor carries ",
+                        "16 digits, none are left for the fixed effects; check the offset"),
+                 max(abs(r))), call. = FALSE)
+  }
+  if (identical(family$link, "log") && r[2] - r[1] > 700) {
+    stop(sprintf(paste0("'offset' ranges from %.3g to %.3g: with the log link, exp(offset) ",
+                        "then overflows for some observations whatever the fixed effects; ",
+                        "an offset is on the log scale (offset = log(exposure), not exposure)"),
+                 r[1], r[2]), call. = FALSE)
+  }
+  invisible()
+}
+
 as_design <- function(M, name) {
   if (!is.matrix(M) || !is.numeric(M)) stop(sprintf("'%s' must be a numeric matrix", name), call. = FALSE)
   if (!all_finite(M)) stop(sprintf("'%s' has missing or non-finite values", name), call. = FALSE)
   # Attributes are set only when they must change: each change of a large
   # shared matrix makes R wrap it, and the first C-level write access to a
   # wrapper copies the matrix.
-  if (is.null(colnames(M))) colnames(M) <- paste0(name, seq_len(ncol(M)))
+  if (is.null(colnames(M)) && ncol(M) > 0) colnames(M) <- paste0(name, seq_len(ncol(M)))
   if (!is.double(M)) storage.mode(M) <- "double"
   strip_rownames(M)
 }
@@ -307,17 +375,24 @@ start_values <- function(resp, X, levels, offset, family, start, objective) {
   } else {
     # nbinom2 starts from the poisson GLM (the same mean model).
     start_family <- if (family$family == "nbinom2") stats::poisson() else family
-    g <- suppressWarnings(glm.fit(X[rows, , drop = FALSE], yy,
-                                  weights = trials * weights, offset = part(offset, 0),
-                                  family = start_family))
+    g <- tryCatch(suppressWarnings(glm.fit(X[rows, , drop = FALSE], yy,
+                                           weights = trials * weights, offset = part(offset, 0),
+                                           family = start_family)),
+                  error = function(e) {
+                    stop("no start values: the fit without random effects (glm.fit) failed (",
+                         conditionMessage(e), "); check extreme covariate values or offsets, ",
+                         "or supply 'start'", call. = FALSE)
+                  })
     beta <- g$coefficients
     beta[is.na(beta)] <- 0
   }
   sigma <- dispersion_start(family, g, yy, weights)
   # The scale of the random effects on the linear predictor: the residual SD
-  # (gaussian), the CV times the typical |eta| (Gamma with a non-log link).
+  # at the mean weight (gaussian; sigma is the SD at weight 1, the same for
+  # unit weights, and weights of 1e6 made the start of Lambda 1000 times too
+  # large), the CV times the typical |eta| (Gamma with a non-log link).
   latent <- switch(family$family,
-    gaussian = sigma,
+    gaussian = if (sum(weights) > 0) sqrt(sum(weights * g$residuals^2) / sum(weights)) else sigma,
     Gamma = if (family$link == "log") 1 else sigma * mean(abs(g$linear.predictors)),
     1)
   theta <- unlist(lapply(levels, function(l) {
@@ -345,6 +420,7 @@ start_values <- function(resp, X, levels, offset, family, start, objective) {
     theta[] <- set(theta, start$theta, "theta")
     if (family$family %in% c("gaussian", "Gamma", "nbinom2")) {
       sigma <- set(sigma, start$sigma, "sigma")
+      if (sigma <= 0) stop("start$sigma must be a positive number", call. = FALSE)
     }
   }
   c(beta, theta, start_extra(family, resp, sigma))

@@ -156,7 +156,10 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
     hint <- if (grepl("not found", msg)) " (are all variables of the formula in 'data'?)" else ""
     stop("cannot build the model frame: ", msg, hint, call. = FALSE)
   })
-  if (nrow(frame) == 0) stop("no observations left after removing missing values", call. = FALSE)
+  if (nrow(frame) == 0) {
+    stop("no observations left after ", if (!is.null(call$subset)) "'subset' and ",
+         "removing missing values", call. = FALSE)
+  }
 
   frame_terms <- attr(frame, "terms")
   fixed_terms <- with_predvars(stats::terms(fixed, data = frame), frame_terms)

@@ -78,8 +78,9 @@ ordinal_probabilities <- function(object, eta, s, cdf, nquad) {
   gh <- if (any(s > 0)) gh_rule(nquad, object$family$link) else list(nodes = 0, weights = 1)
   tau <- object$thresholds$estimate
   cum <- gh_average(eta, s, gh, function(E) lapply(tau, function(t) cdf(t - E)))
-  cum <- matrix(unlist(cum), length(eta))
-  P <- cbind(cum, 1) - cbind(0, cum)
+  cum <- matrix(unlist(cum), length(eta), length(tau))
+  one <- rep(1, nrow(cum))
+  P <- cbind(cum, one) - cbind(0 * one, cum)
   colnames(P) <- object$levels
   P
 }

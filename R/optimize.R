@@ -21,11 +21,37 @@ optimize_loglik <- function(objective, par0, lower, control) {
     stop("the log-likelihood is not finite at the start values; supply 'start' or check ",
          "the data (e.g. extreme covariate values or offsets)", call. = FALSE)
   }
-  opt <- stats::nlminb(par0, fn, gr, lower = lower,
-                       control = list(iter.max = control$iter.max, eval.max = control$eval.max,
-                                      rel.tol = control$rel.tol, trace = control$trace))
+  diverged <- function() {
+    stop("the optimizer ended where the log-likelihood cannot be computed (the mode of the ",
+         "random effects was not found in some clusters): the search diverged, e.g. from ",
+         "start values far from the data or extreme covariate values or offsets; try other ",
+         "'start' values (or none) or rescale the covariates", call. = FALSE)
+  }
+  run <- function(start) {
+    tryCatch(stats::nlminb(start, fn, gr, lower = lower,
+                           control = list(iter.max = control$iter.max,
+                                          eval.max = control$eval.max,
+                                          rel.tol = control$rel.tol, trace = control$trace)),
+             error = function(e) {
+               if (grepl("NA/NaN gradient", conditionMessage(e))) diverged()
+               stop(e)
+             })
+  }
+  opt <- run(par0)
+  # A standard deviation at its bound 0 is a stationary point whatever the
+  # data (the log-likelihood is even in it): when the log-likelihood rises on
+  # moving away, the search stopped at a saddle, and it goes on from there.
+  for (attempt in 1:2) {
+    zero <- which(lower == 0 & opt$par <= 1e-6 * objective$typsize)
+    if (!length(zero)) break
+    away <- opt$par
+    away[zero] <- 0.01 * objective$typsize[zero]
+    if (!isTRUE(as.numeric(objective$loglik(away)) > -opt$objective + 1e-8)) break
+    opt <- run(away)
+  }
   par <- opt$par
   final <- objective$loglik(par, gradient = TRUE)
+  if (!is.finite(final) || anyNA(attr(final, "gradient"))) diverged()
   list(par = par, loglik = as.numeric(final), gradient = attr(final, "gradient"),
        convergence = opt$convergence, message = opt$message, iterations = opt$iterations,
        evaluations = opt$evaluations, lower = lower)
@@ -36,7 +62,7 @@ loglik_hessian <- function(objective, par) {
   k <- length(par)
   H <- matrix(0, k, k)
   for (j in seq_len(k)) {
-    h <- 1e-4 * max(objective$typsize[j], abs(par[j]))
+    h <- 1e-4 * objective$typsize[j] + 1e-8 * abs(par[j])
     up <- par
     down <- par
     up[j] <- par[j] + h

@@ -58,7 +58,13 @@
 #' @param marginal integrate over the random effects (population-averaged).
 #' @param se.fit return standard errors as well.
 #' @param allow.new.levels allow clusters not in the fit (random effects 0).
-#' @param nquad Gauss-Hermite points for marginal predictions.
+#' @param nquad Gauss-Hermite points for marginal predictions (1 to 1000).
+#' @param na.action what to do with rows of `newdata` that have a missing
+#'   value in a variable the predictions need (a covariate, the offset, or
+#'   the grouping variable of a level whose effects are used): [na.pass()]
+#'   (default) and [na.exclude()] predict `NA` for them, [na.omit()] drops
+#'   them, [na.fail()] stops. A missing cluster label is not a new cluster:
+#'   its prediction is `NA`, not the one with random effects 0.
 #' @param ... not used.
 #' @return A numeric vector of predictions or, with `se.fit = TRUE`, a list
 #'   with `fit` and `se.fit`.
@@ -86,8 +92,13 @@
 #' @export
 predict.glamm <- function(object, newdata = NULL, type = c("link", "response"),
                           re.form = NULL, marginal = FALSE, se.fit = FALSE,
-                          allow.new.levels = FALSE, nquad = 101, ...) {
+                          allow.new.levels = FALSE, nquad = 101, na.action = stats::na.pass,
+                          ...) {
   type <- match.arg(type)
+  if (marginal && (!is.numeric(nquad) || length(nquad) != 1 || !is.finite(nquad) ||
+                   nquad < 1 || nquad > 1000 || nquad != round(nquad))) {
+    stop("'nquad' must be a whole number from 1 to 1000", call. = FALSE)
+  }
   groups <- re_groups(object)
   cond <- re_form_levels(object, re.form, groups)
   if (marginal && type != "response") {
@@ -107,7 +118,24 @@ predict.glamm <- function(object, newdata = NULL, type = c("link", "response"),
   }
   used <- lengths(cond) > 0
   d <- prediction_design(object, newdata, need_group = used,
-                         allow.new.levels = allow.new.levels, groups = groups)
+                         allow.new.levels = allow.new.levels, groups = groups,
+                         need_z = used | marginal)
+  if (is.null(newdata)) {
+    out <- predict_rows(object, d, groups, cond, type, marginal, se.fit, nquad)
+    if (is.list(out)) return(lapply(out, function(v) stats::napredict(object$na.action, v)))
+    return(stats::napredict(object$na.action, out))
+  }
+  keep <- newdata_rows(d$missing, na.action)
+  if (!any(d$missing)) return(predict_rows(object, d, groups, cond, type, marginal, se.fit, nquad))
+  out <- predict_rows(object, design_rows(d, !d$missing), groups, cond, type, marginal, se.fit,
+                      nquad)
+  expand_predictions(out, d$missing, keep, rownames(d$X))
+}
+
+# The predictions (a vector, a matrix of ordinal category probabilities, or
+# with se.fit a list of fit and se.fit) for the rows of the design d.
+predict_rows <- function(object, d, groups, cond, type, marginal, se.fit, nquad) {
+  used <- lengths(cond) > 0
   beta <- object$coefficients
   eta_fixed <- drop(d$X %*% beta) + d$offset
   V <- object$vcov_beta
@@ -121,7 +149,7 @@ predict.glamm <- function(object, newdata = NULL, type = c("link", "response"),
     if (any(used)) eta_fixed <- eta_fixed + random_part(groups, d, cond, se = FALSE)$eta
     s <- if (marginal) random_sd(groups, d) else rep(0, length(eta_fixed))
     P <- ordinal_probabilities(object, eta_fixed, s, h$h, nquad)
-    return(if (is.null(newdata)) stats::napredict(object$na.action, P) else P)
+    return(P)
   }
   if (marginal) {
     out <- marginal_mean(object, groups, d, eta_fixed, h, nquad, se.fit)
@@ -139,12 +167,7 @@ predict.glamm <- function(object, newdata = NULL, type = c("link", "response"),
       out <- list(fit = eta, se.fit = se)
     }
   }
-  fit <- out$fit
-  if (is.null(newdata)) fit <- stats::napredict(object$na.action, fit)
-  if (!se.fit) return(fit)
-  se <- out$se.fit
-  if (is.null(newdata)) se <- stats::napredict(object$na.action, se)
-  list(fit = fit, se.fit = se)
+  if (se.fit) out else out$fit
 }
 
 #' Which levels (and which of their effects) `re.form` conditions on
@@ -232,8 +255,9 @@ re_form_columns <- function(object, lhs) {
 # the fit's clusters of that level (NA for a new cluster or a missing label;
 # NULL where need_group is FALSE), for the fit's data or new data.
 prediction_design <- function(object, newdata, need_group, allow.new.levels,
-                              groups = re_groups(object)) {
+                              groups = re_groups(object), need_z = need_group) {
   need_group <- rep_len(need_group, length(groups))
+  need_z <- rep_len(need_z, length(groups))
   if (is.null(newdata)) {
     dd <- fit_data(object)
     groups <- fit_level_designs(object, groups)
@@ -253,6 +277,7 @@ prediction_design <- function(object, newdata, need_group, allow.new.levels,
   offset <- stats::model.offset(mf)
   if (is.null(offset)) offset <- rep(0, nrow(X))
   if (!is.null(object$call$offset)) offset <- offset + eval(object$call$offset, newdata, env)
+  incomplete <- rowSums(is.na(X)) > 0 | is.na(offset)
   random <- object$random
   level_of <- vapply(random$terms, function(t) t$level, "")
   levels <- lapply(seq_along(groups), function(l) {
@@ -260,6 +285,7 @@ prediction_design <- function(object, newdata, need_group, allow.new.levels,
     k <- which(level_of == names(groups)[l])
     design <- bar_design(random$terms[k], newdata, object$random_xlevels[k], object$contrasts)
     Z <- design$Z[, colnames(gr$Sigma), drop = FALSE]
+    if (need_z[l]) incomplete <<- incomplete | rowSums(is.na(Z)) > 0
     group <- NULL
     if (need_group[l]) {
       expr <- random$terms[[k[1]]]$group
@@ -278,6 +304,7 @@ prediction_design <- function(object, newdata, need_group, allow.new.levels,
       }
       g <- as.character(grouping_factor(expr, newdata, env))
       group <- match(g, levels(gr$factor))
+      incomplete <<- incomplete | is.na(g)
       new <- is.na(group) & !is.na(g)
       if (any(new) && !allow.new.levels) {
         stop(sprintf(paste0("newdata has clusters not in the fit (e.g. %s = %s); use ",
@@ -288,7 +315,58 @@ prediction_design <- function(object, newdata, need_group, allow.new.levels,
     list(Z = Z, group = group)
   })
   names(levels) <- names(groups)
-  list(X = X, offset = offset, levels = levels)
+  list(X = X, offset = offset, levels = levels, missing = unname(incomplete))
+}
+
+# The rows of new data to predict, by na.action applied to the rows with a
+# missing value in a variable the predictions need (covariates, offset, the
+# grouping variables of the levels used): na.pass and na.exclude give NA
+# there, na.omit drops the rows, na.fail stops.
+newdata_rows <- function(missing, na.action) {
+  if (is.character(na.action)) na.action <- get(na.action, mode = "function")
+  if (!is.function(na.action)) {
+    stop("'na.action' must be a function such as na.pass, na.omit, na.exclude or na.fail",
+         call. = FALSE)
+  }
+  if (!any(missing)) return(!missing)
+  probe <- data.frame(row = ifelse(missing, NA, seq_along(missing)))
+  kept <- tryCatch(na.action(probe), error = function(e) {
+    stop(sprintf(paste0("newdata has missing values in the variables of the model (row%s %s) ",
+                        "and na.action = na.fail; use na.action = na.pass for NA predictions ",
+                        "there or na.omit to drop the rows"),
+                 if (sum(missing) > 1) "s" else "", paste(utils::head(which(missing), 5),
+                                                          collapse = ", ")), call. = FALSE)
+  })
+  omitted <- attr(kept, "na.action")
+  if (inherits(omitted, "omit")) return(!missing)
+  rep(TRUE, length(missing))
+}
+
+# The design of the complete rows only.
+design_rows <- function(d, keep) {
+  rows <- function(v) if (is.matrix(v)) v[keep, , drop = FALSE] else v[keep]
+  levels <- lapply(d$levels, function(l) {
+    list(Z = rows(l$Z), group = if (!is.null(l$group)) rows(l$group))
+  })
+  list(X = rows(d$X), offset = rows(d$offset), levels = levels, missing = rep(FALSE, sum(keep)))
+}
+
+# Predictions of the complete rows placed among the rows kept (NA at a
+# missing row that is kept), named as the rows of newdata.
+expand_predictions <- function(out, missing, keep, row_names) {
+  place <- function(v) {
+    complete <- !missing
+    if (is.matrix(v)) {
+      M <- matrix(NA_real_, length(missing), ncol(v), dimnames = list(row_names, colnames(v)))
+      M[complete, ] <- v
+      return(M[keep, , drop = FALSE])
+    }
+    full <- stats::setNames(rep(NA_real_, length(missing)), row_names)
+    full[complete] <- v
+    full[keep]
+  }
+  if (is.list(out) && !is.data.frame(out)) return(lapply(out, place))
+  place(out)
 }
 
 #' @rdname glamm-residuals

@@ -73,6 +73,10 @@ residuals.glamm <- function(object, type = c("response", "pearson", "deviance"),
 #' colMeans(sims)
 #' @export
 simulate.glamm <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
+  if (!is.numeric(nsim) || length(nsim) != 1 || !is.finite(nsim) || nsim < 1 ||
+      nsim != round(nsim)) {
+    stop("'nsim' must be a whole number >= 1 (the number of simulated responses)", call. = FALSE)
+  }
   if (!is.null(seed)) set.seed(seed)
   dd <- fit_data(object)
   groups <- fit_level_designs(object, re_groups(object))

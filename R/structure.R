@@ -234,6 +234,12 @@ resolve_nagq <- function(nAGQ, levels, family, q = vapply(levels, function(l) nc
       any(nAGQ != round(nAGQ))) {
     stop(msg, call. = FALSE)
   }
+  if (any(nAGQ > 1000)) {
+    stop(sprintf(paste0("nAGQ = %.3g: at most 1000 quadrature points per random effect are ",
+                        "supported (a rule of K points costs K^3 to compute; 15 to 50 ",
+                        "points are accurate for almost any model)"), max(nAGQ)),
+         call. = FALSE)
+  }
   aliases <- level_aliases(labels)
   valid <- paste(ifelse(is.na(aliases), labels, sprintf("%s (or %s)", labels, aliases)),
                  collapse = ", ")

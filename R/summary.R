@@ -50,8 +50,8 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   cat("\n")
   cat("Random effects:\n")
   print(VarCorr(x), digits = digits)
-  cat("\nFixed effects:\n")
-  print(x$coefficients, digits = digits)
+  cat("\nFixed effects:", if (length(x$coefficients) == 0) " none (y ~ 0 + ...)", "\n", sep = "")
+  if (length(x$coefficients)) print(x$coefficients, digits = digits)
   print_dispersion(x, digits)
   if (!is.null(x$thresholds)) {
     cat("\nThresholds:\n")
@@ -141,9 +141,9 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
   print(x$VarCorr, digits = digits)
   cat("\nVariance components (delta-method SEs):\n")
   print(as.matrix(x$varcomp), digits = digits)
-  cat("\nFixed effects:\n")
   tab <- x$coefficients
-  stats::printCoefmat(tab[, 1:4, drop = FALSE], digits = digits, has.Pvalue = TRUE)
+  cat("\nFixed effects:", if (nrow(tab) == 0) " none", "\n", sep = "")
+  if (nrow(tab)) stats::printCoefmat(tab[, 1:4, drop = FALSE], digits = digits, has.Pvalue = TRUE)
   if (x$exponentiate) {
     cat("\n")
     print(tab[, -(1:4), drop = FALSE], digits = digits)
