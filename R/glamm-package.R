@@ -15,7 +15,7 @@
 #'   model.matrix model.response model.weights model.offset nobs predict
 #'   pnorm qnorm pchisq printCoefmat residuals setNames terms vcov
 #'   delete.response na.omit naprint napredict naresid glm.fit .getXlevels
-#'   update simulate dbinom dpois dnorm rbinom rpois rnorm sd family gaussian
+#'   update simulate dbinom dpois dnorm rbinom rpois rnorm sd family gaussian profile
 #' @importFrom nlme fixef ranef VarCorr
 NULL
 
