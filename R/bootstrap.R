@@ -7,11 +7,10 @@
 # fixed effects.
 boot_statistics <- function(fit) {
   groups <- re_groups(fit)
-  sds <- unlist(lapply(groups, function(gr) {
+  sds <- unlist(lapply(groups, function(gr) sqrt(diag(gr$Sigma))), use.names = FALSE)
+  names(sds) <- unlist(lapply(groups, function(gr) {
     cn <- colnames(gr$Sigma)
-    nm <- if (length(groups) == 1) sprintf("sd(%s)", cn) else
-      sprintf("sd(%s|%s)", cn, gr$name)
-    stats::setNames(sqrt(diag(gr$Sigma)), nm)
+    if (length(groups) == 1) sprintf("sd(%s)", cn) else sprintf("sd(%s|%s)", cn, gr$name)
   }))
   c(sds, if (fit$family$family == "gaussian") c(sigma = fit$sigma), fit$coefficients)
 }
@@ -43,7 +42,11 @@ make_refit <- function(object, nthreads) {
 # One replicate, NA when the refit fails; its environment holds only what a
 # cluster's worker needs.
 boot_worker <- function(refit, n_stat) {
-  function(y) tryCatch(suppressWarnings(refit(y)), error = function(e) rep(NA_real_, n_stat))
+  function(y) {
+    tryCatch(suppressWarnings(refit(y)), error = function(e) {
+      structure(rep(NA_real_, n_stat), error = conditionMessage(e))
+    })
+  }
 }
 
 # confint(method = "boot").
@@ -81,15 +84,15 @@ confint_boot <- function(object, parm, level, nsim, seed, progress, cl) {
   if (progress) close(bar)
   replicates <- do.call(rbind, reps)
   colnames(replicates) <- names(est)
-  failed <- sum(!stats::complete.cases(replicates))
-  if (failed > 0) {
-    warning(sprintf("%d of %d bootstrap refits failed and are left out", failed, nsim),
+  failed <- !stats::complete.cases(replicates)
+  if (any(failed)) {
+    warning(sprintf("%d of %d bootstrap refits failed and are left out (first error: %s)",
+                    sum(failed), nsim, attr(reps[[which(failed)[1]]], "error") %||% "none"),
             call. = FALSE)
   }
   a <- (1 - level) / 2
   out <- t(apply(replicates[, keep, drop = FALSE], 2, stats::quantile, probs = c(a, 1 - a),
                  na.rm = TRUE, names = FALSE))
   dimnames(out) <- list(keep, interval_labels(level))
-  attr(out, "replicates") <- replicates
   out
 }

@@ -254,8 +254,9 @@ profile.glamm <- function(fitted, which = NULL, alphamax = 0.01, npts = 8, ...) 
       for (x in target$est + (end - target$est) * seq_len(npts - 1) / npts) zt$zeta(x)
     }
     pts <- do.call(rbind, zt$env$points)
-    at_est <- c(x = target$est, zeta = 0, loglik = fitted$loglik, unname(fitted$par))
-    pts <- unique(rbind(pts, at_est))
+    # Root finding evaluates some points twice; the estimate is the fit itself.
+    pts <- pts[!duplicated(pts[, "x"]) & pts[, "x"] != target$est, , drop = FALSE]
+    pts <- rbind(pts, c(x = target$est, zeta = 0, loglik = fitted$loglik, unname(fitted$par)))
     pts <- pts[order(pts[, "x"]), , drop = FALSE]
     frame <- data.frame(.par = nm, .focal = report_scale(target, pts[, "x"]),
                         .zeta = pts[, "zeta"], .loglik = pts[, "loglik"])

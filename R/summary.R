@@ -173,9 +173,8 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
 #' simulated from the fit with [simulate.glamm()] (new random effects at
 #' every level), the model is refit to each (from the estimates, with the
 #' fit's approximation), and the `(1 - level) / 2` and `(1 + level) / 2`
-#' quantiles of the refits' estimates are the limits. The replicates are
-#' attached as attribute `"replicates"`; refits that fail are left out with a
-#' warning.
+#' quantiles of the refits' estimates are the limits. Refits that fail are
+#' left out with a warning.
 #'
 #' @param object a `glamm` fit.
 #' @param parm Wald: names or indices of fixed effects, or `"all"`. Profile
