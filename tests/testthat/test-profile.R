@@ -45,7 +45,8 @@ test_that("at the profile limits the log-likelihood is qchisq(level, 1) / 2 belo
   fit <- glamm(pass_read ~ female + SES + (1 | id_school), data = d, family = binomial, nAGQ = 1)
   level <- 0.9
   ci <- confint(fit, parm = c("sd((Intercept))", "female"), level = level, method = "profile")
-  positions <- c(`sd((Intercept))` = 4, female = 2)
+  positions <- c(`sd((Intercept))` = match("theta1", names(fit$par)),
+                 female = match("female", names(fit$par)))
   for (nm in rownames(ci)) for (limit in ci[nm, ]) {
     drop <- fit$loglik - independent_profile(fit, positions[[nm]], limit)
     expect_lt(abs(drop - stats::qchisq(level, 1) / 2), 1e-6)
@@ -77,6 +78,24 @@ test_that("profile intervals equal lmer's (gaussian, ML, correlated random slope
   # glamm does not profile the correlation (lme4's .sig02).
   expect_identical(rownames(ci), c("sd((Intercept))", "sd(Days)", "sigma", "(Intercept)", "Days"))
   expect_equal(unname(ci), unname(ci_lme4[-2, ]), tolerance = 1e-5)  # seen 3.1e-7
+})
+
+test_that("profile intervals of nested levels equal lmer's (one row per level)", {
+  skip_if_not_installed("lme4")
+  set.seed(2)
+  d <- expand.grid(pupil = 1:5, class = 1:4, school = 1:15)
+  d$class <- interaction(d$school, d$class)
+  d$x <- rnorm(nrow(d))
+  d$y <- 1 + 0.5 * d$x + rnorm(15, sd = 0.7)[d$school] +
+    rnorm(60, sd = 0.5)[as.integer(d$class)] + rnorm(nrow(d))
+  form <- y ~ x + (1 | school) + (1 | class)
+  fit <- glamm(form, data = d)
+  ci <- confint(fit, method = "profile")
+  ci_lme4 <- suppressMessages(confint(lme4::lmer(form, data = d, REML = FALSE),
+                                      method = "profile"))
+  expect_identical(rownames(ci), c("sd((Intercept)|class)", "sd((Intercept)|school)", "sigma",
+                                   "(Intercept)", "x"))
+  expect_lt(max(abs(ci - ci_lme4)), 1e-4)  # seen 1.6e-5
 })
 
 test_that("profile() gives monotone zeta and the same intervals by interpolation", {
@@ -127,4 +146,18 @@ test_that("an unknown interval method is an error", {
   expect_error(confint(fit, method = "bootstrap-t"), "should be one of")
   expect_error(confint(fit, method = "profile", parm = "nope"), "unknown parameter")
   expect_identical(confint(fit), confint(fit, method = "Wald"))
+})
+
+test_that("the log-likelihood function survives garbage collection", {
+  # Its engine once read a response freed by R's garbage collector (valgrind:
+  # invalid read in the family's derivatives), giving -Inf or wrong values
+  # after allocations.
+  data(sleepstudy, package = "lme4", envir = environment())
+  fit <- glamm(Reaction ~ Days + (1 | Subject), data = sleepstudy)
+  f <- loglik_function(fit)
+  before <- f(fit$par)
+  invisible(gc())
+  filler <- lapply(1:2000, function(i) stats::rnorm(180))
+  expect_identical(f(fit$par), before)
+  expect_length(filler, 2000)
 })
