@@ -31,7 +31,9 @@ profile_targets <- function(object) {
       name <- if (length(groups) == 1) sprintf("sd(%s)", cn[i]) else
         sprintf("sd(%s|%s)", cn[i], names(groups)[l])
       est <- sqrt(sum(par[idx]^2))
-      step <- if (length(idx) == 1) se_par[idx] else NA_real_
+      # Delta-method SE of the row's norm (NA for an SD estimated at 0).
+      u <- par[idx] / est
+      step <- sqrt(drop(crossprod(u, object$vcov_par[idx, idx, drop = FALSE] %*% u)))
       sds[[name]] <- list(kind = "sd", idx = idx, diag = index[i, i], est = est, lower = 0,
                           step = fallback_step(step, est, scale))
     }
@@ -215,8 +217,9 @@ confint_profile <- function(object, parm, level) {
 #' The SD of a random effect is the norm of its row of `Lambda`; when that row
 #' has several free entries (the second and later effects of a `|` term), the
 #' SD is held fixed by optimizing over the direction of the row. Correlations
-#' are not profiled (lme4 profiles them too). An SD estimated at zero has the
-#' lower limit 0. The profile uses the fit's approximation (its `nAGQ`).
+#' are not profiled (lme4 profiles them too), nor are the thresholds of the
+#' [ordinal()] family. An SD estimated at zero has the lower limit 0. The
+#' profile uses the fit's approximation (its `nAGQ`).
 #'
 #' @param fitted a `glamm` fit (by maximum likelihood).
 #' @param which names or indices of the parameters to profile (rows of
