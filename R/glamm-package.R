@@ -17,7 +17,7 @@
 #'   df.residual extractAIC weights
 #'   delete.response na.omit naprint napredict naresid glm.fit .getXlevels
 #'   update simulate dbinom dpois dnorm rbinom rpois rnorm sd family gaussian
-#'   sigma
+#'   profile
 #' @importFrom nlme fixef ranef VarCorr
 NULL
 

@@ -162,15 +162,46 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
   invisible(x)
 }
 
-#' Wald confidence intervals
+#' Confidence intervals: Wald, likelihood profile or parametric bootstrap
 #'
-#' Wald intervals for the fixed effects and, with `parm = "all"`, for the
-#' variance components (on the variance scale, from delta-method SEs; these
-#' are poor near zero).
+#' `method = "Wald"` (the default) gives Wald intervals for the fixed effects
+#' and, with `parm = "all"`, for the variance components (on the variance
+#' scale, from delta-method SEs; these are poor near zero).
+#'
+#' `method = "profile"` gives likelihood-profile intervals (see
+#' [profile.glamm()]): the values where twice the drop of the profile
+#' log-likelihood from its maximum equals `qchisq(level, 1)`, found by root
+#' finding on the signed square root of the profile, for the random-effect
+#' standard deviations (rows `sd(x)`, or `sd(x|level)` with several levels),
+#' the residual SD (`sigma`, gaussian family) and the fixed effects, in the
+#' order of lme4's `confint(method = "profile")`. An SD whose profile does
+#' not reach the limit before 0 (in particular one estimated at 0) has the
+#' lower limit 0. Each limit costs a few refits of the model with one
+#' parameter fixed.
+#'
+#' `method = "boot"` gives parametric bootstrap percentile intervals for the
+#' same quantities (the SDs of all random effects): `nsim` responses are
+#' simulated from the fit with [simulate.glamm()] (new random effects at
+#' every level), the model is refit to each (from the estimates, with the
+#' fit's approximation), and the `(1 - level) / 2` and `(1 + level) / 2`
+#' quantiles of the refits' estimates are the limits. Refits that fail are
+#' left out with a warning.
 #'
 #' @param object a `glamm` fit.
-#' @param parm names or indices of fixed effects, or `"all"`.
+#' @param parm Wald: names or indices of fixed effects, or `"all"`. Profile
+#'   and bootstrap: names or indices of rows, `"theta_"` for the SDs or
+#'   `"beta_"` for the fixed effects; default all rows.
 #' @param level confidence level.
+#' @param method `"Wald"`, `"profile"` or `"boot"`.
+#' @param nsim bootstrap: number of simulated responses.
+#' @param seed bootstrap: optional seed for [set.seed()]; otherwise the
+#'   current random number stream is used.
+#' @param progress bootstrap: show a progress bar (default: in interactive
+#'   sessions).
+#' @param cl bootstrap: optional cluster from [parallel::makeCluster()] on
+#'   which the refits run (glamm must be installed on its workers); the
+#'   responses are simulated in this session, so the intervals do not depend
+#'   on the cluster.
 #' @param ... not used.
 #' @return A matrix with one row per parameter and the lower and upper limits.
 #' @examples
@@ -178,8 +209,19 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
 #'              family = binomial, nAGQ = 5)
 #' confint(fit)
 #' exp(confint(fit))
+#' \donttest{
+#' confint(fit, method = "profile")
+#' confint(fit, method = "boot", nsim = 20, seed = 1)
+#' }
 #' @export
-confint.glamm <- function(object, parm, level = 0.95, ...) {
+confint.glamm <- function(object, parm, level = 0.95, method = c("Wald", "profile", "boot"),
+                          nsim = 500, seed = NULL, progress = interactive(), cl = NULL, ...) {
+  method <- match.arg(method)
+  if (!is.numeric(level) || length(level) != 1 || !(level > 0 && level < 1)) {
+    stop("'level' must be a number between 0 and 1", call. = FALSE)
+  }
+  if (method == "profile") return(confint_profile(object, parm, level))
+  if (method == "boot") return(confint_boot(object, parm, level, nsim, seed, progress, cl))
   est <- object$coefficients
   se <- sqrt(diag(object$vcov_beta))
   if (!missing(parm) && identical(parm, "all")) {
