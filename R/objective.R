@@ -27,10 +27,7 @@
 #' @export
 loglik_function <- function(object, nAGQ = object$nAGQ) {
   dd <- fit_data(object)
-  # The engine keeps a pointer into the response. The response of a fit from
-  # glamm() is an ALTREP wrapper (names(y) <- NULL) whose storage R may
-  # replace, and free, after the engine was built; y + 0 is plain storage.
-  resp <- list(y = dd$y + 0, trials = dd$trials, weights = dd$weights, constant = dd$constant,
+  resp <- list(y = dd$y, trials = dd$trials, weights = dd$weights, constant = dd$constant,
                levels = object$levels)
   levels <- lapply(fit_level_designs(object, re_groups(object)), function(gr) {
     list(name = gr$name, group = gr$factor, factor = gr$factor, Z = gr$Z, pattern = gr$pattern)

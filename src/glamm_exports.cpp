@@ -4,6 +4,7 @@
 // integer codes in the sorted row order (R/fit.R); levels are listed
 // innermost first.
 #include <RcppEigen.h>
+#include <R_ext/Altrep.h>
 
 #include <cmath>
 
@@ -40,6 +41,19 @@ Map<const VectorXd> vector_map(SEXP v, int n, const char* what, bool empty_ok = 
   if (TYPEOF(v) != REALSXP || (Rf_xlength(v) != n && !(empty_ok && Rf_xlength(v) == 0)))
     Rcpp::stop("'%s' must be a double vector with one value per observation", what);
   return Map<const VectorXd>(REAL_RO(v), Rf_xlength(v));
+}
+
+// The objects whose memory a map of x reads: x and, when x is an ALTREP
+// wrapper (R's shallow copy after an attribute change), the vectors it wraps.
+// A wrapper replaces its wrapped vector by a copy when C code asks it for a
+// writable pointer while the vector is shared; the old vector, which the
+// engine reads, must then stay alive.
+void keep_storage(SEXP x, std::vector<SEXP>& keep) {
+  keep.push_back(x);
+  while (ALTREP(x) && TYPEOF(R_altrep_data1(x)) == TYPEOF(x)) {
+    x = R_altrep_data1(x);
+    keep.push_back(x);
+  }
 }
 
 std::vector<MatrixXd> matrices(const Rcpp::List& x) {
@@ -130,7 +144,15 @@ SEXP cpp_model_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP offset, Rcpp:
       vector_map(weights, n, "weights", true), vector_map(offset, n, "offset", true), lev, family,
       link, n_categories, K, n_threads < 1 ? 1 : n_threads, ctl, use_tree);
   // The R vectors the maps point into are kept alive with the pointer.
-  Rcpp::List keep = Rcpp::List::create(X, y, trials, weights, offset, levels);
+  std::vector<SEXP> storage;
+  for (SEXP v : {X, y, trials, weights, offset}) keep_storage(v, storage);
+  for (R_xlen_t l = 0; l < levels.size(); ++l) {
+    Rcpp::List item = levels[l];
+    keep_storage(item["Z"], storage);
+    keep_storage(item["node"], storage);
+  }
+  Rcpp::List keep(storage.size());
+  for (size_t k = 0; k < storage.size(); ++k) keep[k] = storage[k];
   return Rcpp::XPtr<glamm::Model>(model, true, R_NilValue, keep);
 }
 
