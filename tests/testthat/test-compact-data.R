@@ -85,3 +85,30 @@ test_that("na.action: rows with missing values are dropped, recorded and exclude
   expect_true(all(is.na(residuals(fit_ex)[c(3, 50)])))
   expect_error(glamm(y ~ x + (1 | g), d, binomial, na.action = na.fail), "missing values")
 })
+
+# The engine reads R's vectors in place (src/glamm_exports.cpp). A vector
+# whose attributes changed while it was shared is an ALTREP wrapper; when C
+# code asks such a wrapper for a writable pointer (crossprod() does), it
+# swaps in a copy of its data, and the engine must keep the old data alive.
+test_that("the engine's data survive a wrapper's copy and garbage collection", {
+  set.seed(2)
+  n <- 180
+  g <- factor(rep(1:30, each = 6))
+  xx <- rnorm(n)
+  x <- 1 + 0.5 * xx + rnorm(30)[g] + rnorm(n)
+  names(x) <- paste0("r", seq_len(n))
+  y <- x
+  names(y) <- NULL  # y wraps x's values
+  lev <- list(list(name = "g", group = g, factor = g, Z = matrix(1, n, 1), pattern = matrix(TRUE)))
+  resp <- list(y = y, trials = NULL, weights = NULL, constant = 0)
+  obj <- glamm:::build_objective(cbind(1, xx), lev, resp, NULL, gaussian(), 1L,
+                                 glamm_control(nthreads = 1L))
+  par <- c(1, 0.5, 0.8, 0)
+  before <- obj$loglik(par)
+  invisible(crossprod(y))
+  rm(x)
+  invisible(gc())
+  filler <- lapply(1:3000, function(i) rnorm(n))
+  expect_identical(obj$loglik(par), before)  # was -Inf: the engine read freed memory
+  expect_length(filler, 3000)
+})
