@@ -35,13 +35,13 @@ test_that("summary prints the scaled Pearson residuals' quantiles as summary.mer
   m <- lme4::lmer(Reaction ~ Days + (Days | Subject), data = sleep, REML = FALSE)
   r_lmer <- stats::residuals(m, type = "pearson", scaled = TRUE)
   s <- summary(pr_lin)
-  expect_equal(unname(s$residuals), unname(r_lmer), tolerance = 1e-4)  # seen 2e-7
+  expect_equal(unname(s$residuals), unname(r_lmer), tolerance = 1e-4)  # seen 9e-6
   expect_equal(unname(s$residuals), unname(residuals(pr_lin, type = "pearson")) / sigma(pr_lin))
   g <- lme4::glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
                    family = binomial)
   expect_equal(unname(summary(pr_bin)$residuals),
                unname(stats::residuals(g, type = "pearson", scaled = TRUE)),
-               tolerance = 1e-3)  # seen 4e-5 (the two optimizers' maxima)
+               tolerance = 3e-3)  # seen 3e-4 (the two optimizers' maxima)
   # print shows the quantiles of those residuals
   out <- capture.output(print(summary(pr_lin)))
   at <- grep("^Scaled residuals:", out)
