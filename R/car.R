@@ -38,8 +38,8 @@
 #'   d$SES <- (d$isei - mean(d$isei)) / 20
 #'   fit <- glamm(pass_read ~ female * SES + high_school + (1 | id_school), data = d,
 #'                family = binomial, nAGQ = 1)
-#'   car::Anova(fit)
-#'   car::Anova(fit, type = "III")
+#'   print(car::Anova(fit))
+#'   print(car::Anova(fit, type = "III"))
 #'   car::vif(fit)
 #' }
 #' @name glamm-car
