@@ -14,8 +14,13 @@ fit_data <- function(object) {
     return(d)
   }
   frame <- object$frame
-  X <- strip_rownames(stats::model.matrix(object$terms, frame, contrasts.arg = object$contrasts))
-  X <- X[, names(object$coefficients), drop = FALSE]
+  full <- strip_rownames(stats::model.matrix(object$terms, frame, contrasts.arg = object$contrasts))
+  # the fitted columns (aliased ones dropped), with the term of each column
+  # ("assign", as lme4's model.matrix() has it; car's Anova() reads it)
+  keep <- match(names(object$coefficients), colnames(full))
+  X <- full[, keep, drop = FALSE]
+  attr(X, "assign") <- attr(full, "assign")[keep]
+  attr(X, "contrasts") <- attr(full, "contrasts")
   resp <- prepare_response(stats::model.response(frame), object$family,
                            stats::model.weights(frame))
   offset <- stats::model.offset(frame)

@@ -4,6 +4,11 @@ approximation_label <- function(object) {
   if (identical(object$method, "PQL")) {
     return("penalized quasi-likelihood (PQL: approximate, no likelihood)")
   }
+  # With the identity link the integral over the random effects is Gaussian:
+  # the Laplace approximation (and every quadrature rule) is exact.
+  if (object$family$family == "gaussian") {
+    return("maximum likelihood (exact: the gaussian likelihood needs no approximation)")
+  }
   groups <- re_groups(object)
   K <- vapply(groups, function(gr) as.integer(gr$nAGQ), 1L)
   if (all(K == 1)) return("maximum likelihood, Laplace approximation")
@@ -26,23 +31,67 @@ approximation_label <- function(object) {
   paste("maximum likelihood, adaptive Gauss-Hermite quadrature,", paste(parts, collapse = ", "))
 }
 
-# "Observations: n; clusters (g): J" for one grouping factor,
-# "Observations: n; clusters: class:school 160, school 40" for several.
+# glmer's "Number of obs: n, groups:  g, J" ("groups:  class:school, 60; school, 20"
+# for several grouping factors).
 clusters_line <- function(nobs, names, counts) {
-  if (length(counts) == 1) {
-    return(sprintf("Observations: %d; clusters (%s): %d", nobs, names, counts))
+  sprintf("Number of obs: %d, groups:  %s", nobs,
+          paste(names, counts, sep = ", ", collapse = "; "))
+}
+
+# The call's formula and data as glmer prints them ("Formula:", "   Data:").
+print_call <- function(formula, call) {
+  if (!is.null(formula)) cat("Formula:", deparse1(formula), "\n")
+  if (!is.null(call$data)) cat("   Data:", deparse1(call$data), "\n")
+}
+
+# Pearson residuals divided by sigma where the family has a dispersion
+# (gaussian: the residual SD; Gamma: the coefficient of variation), as lme4's
+# residuals(type = "pearson", scaled = TRUE) in summary.merMod; none for
+# ordinal fits.
+scaled_residuals <- function(object) {
+  if (object$family$family == "ordinal") return(NULL)
+  r <- stats::residuals(object, type = "pearson")
+  r <- r[!is.na(r)]
+  if (object$family$family %in% c("gaussian", "Gamma")) r / object$sigma else r
+}
+
+print_scaled_residuals <- function(r, digits) {
+  if (is.null(r)) return(invisible())
+  cat("Scaled residuals:\n")
+  q <- stats::setNames(zapsmall(stats::quantile(r), digits + 1L),
+                       c("Min", "1Q", "Median", "3Q", "Max"))
+  print(q, digits = digits)
+  cat("\n")
+}
+
+# glmer's "optimizer (nlminb) convergence code: 0 (OK)" (with `details`, the
+# iterations and the largest gradient element), a warning line when the fit
+# has not converged, and the variance parameters estimated at zero.
+print_convergence <- function(o, details = FALSE) {
+  if (is.null(o$optimizer)) return(invisible())
+  code <- o$convergence %||% if (isTRUE(o$converged)) 0L else 1L
+  cat(sprintf("optimizer (%s) convergence code: %d %s", o$optimizer, code,
+              if (code == 0) "(OK)" else sprintf("(%s)", o$message)))
+  grad <- if (length(o$gradient)) max(abs(o$gradient)) else NA_real_
+  if (details && is.finite(grad)) {
+    cat(sprintf("; %d iterations, max |gradient| %.1e", o$iterations, grad))
   }
-  sprintf("Observations: %d; clusters: %s", nobs,
-          paste(names, counts, sep = " ", collapse = ", "))
+  cat("\n")
+  if (!isTRUE(o$converged)) {
+    why <- c(o$message, if (is.finite(grad)) sprintf("max |gradient| = %.2g", grad),
+             if (is.finite(o$newton_gain %||% NA)) sprintf("Newton step gain %.2g", o$newton_gain))
+    cat(sprintf("Warning: model failed to converge (%s); the estimates may be unreliable\n",
+                paste(why, collapse = ", ")))
+  }
+  if (any(o$at_bound)) cat("Variance parameters on the boundary (zero):",
+                           paste(names(o$at_bound)[o$at_bound], collapse = ", "), "\n")
 }
 
 #' @export
 print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   cat(sprintf("Generalized linear mixed model (%s, %s link)\n", x$family$family, x$family$link))
   cat("Fit by", approximation_label(x), "\n")
-  if (!is.null(x$formula)) cat("Formula:", deparse1(x$formula), "\n")
-  groups <- re_groups(x)
-  cat(clusters_line(x$nobs, names(groups), x$ngroups), "\n", sep = "")
+  print_call(x$formula, x$call)
   if (is.finite(x$loglik)) {
     cat(sprintf("log-likelihood: %.4f   AIC: %.2f   BIC: %.2f\n", x$loglik,
                 stats::AIC(x), stats::BIC(x)))
@@ -50,6 +99,7 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   cat("\n")
   cat("Random effects:\n")
   print(VarCorr(x), digits = digits)
+  cat(clusters_line(x$nobs, names(re_groups(x)), x$ngroups), "\n", sep = "")
   cat("\nFixed effects:", if (length(x$coefficients) == 0) " none (y ~ 0 + ...)", "\n", sep = "")
   if (length(x$coefficients)) print(x$coefficients, digits = digits)
   print_dispersion(x, digits)
@@ -57,7 +107,7 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
     cat("\nThresholds:\n")
     print(stats::setNames(x$thresholds$estimate, rownames(x$thresholds)), digits = digits)
   }
-  if (!isTRUE(x$optinfo$converged)) cat("\nWarning: the optimizer did not converge.\n")
+  print_convergence(x$optinfo)
   invisible(x)
 }
 
@@ -71,8 +121,11 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
 #' deviations and correlations, for each grouping factor (innermost first,
 #' as lme4 lists them; the rows of `varcomp` are then named
 #' `var((Intercept)|school)`). The header states the approximation and, with
-#' nested levels, the quadrature points of each level, and the number of
-#' clusters of each grouping factor.
+#' nested levels, the quadrature points of each level (a gaussian fit is
+#' exact), the data, the number of observations and of clusters of each
+#' grouping factor, in glmer's layout, the quantiles of the scaled Pearson
+#' residuals (divided by `sigma` for the gaussian and Gamma families, as
+#' lme4's), and the optimizer's convergence code as glmer prints it.
 #'
 #' @param object a `glamm` fit.
 #' @param exponentiate add `exp(estimate)` and its confidence interval.
@@ -83,7 +136,8 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
 #'   (ordinal family: estimates and SEs), `varcomp`
 #'   (variances/covariances with SEs), `VarCorr`, `loglik`, `AIC`, `BIC`,
 #'   `optinfo` and descriptive fields (`ngroups`: the number of clusters,
-#'   a vector named by grouping factor when there are several).
+#'   a vector named by grouping factor when there are several), `call`,
+#'   and `residuals` (the scaled Pearson residuals; `NULL` for ordinal fits).
 #' @examples
 #' d <- pisa2000
 #' d$SES <- (d$isei - mean(d$isei)) / 20
@@ -110,7 +164,8 @@ summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, ...) {
     loglik = object$loglik, AIC = stats::AIC(object), BIC = stats::BIC(object),
     nobs = object$nobs, ngroups = object$ngroups, group_name = names(re_groups(object)),
     family = object$family, formula = object$formula, approximation = approximation_label(object),
-    optinfo = object$optinfo, exponentiate = exponentiate, sigma = object$sigma
+    optinfo = object$optinfo, exponentiate = exponentiate, sigma = object$sigma,
+    call = object$call, residuals = scaled_residuals(object)
   ), class = "summary.glamm")
 }
 
@@ -134,11 +189,16 @@ exp_label <- function(family) {
 print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   cat(sprintf("Generalized linear mixed model (%s, %s link)\n", x$family$family, x$family$link))
   cat("Fit by", x$approximation, "\n")
-  if (!is.null(x$formula)) cat("Formula:", deparse1(x$formula), "\n")
-  cat(clusters_line(x$nobs, x$group_name, x$ngroups), "\n\n", sep = "")
-  if (is.finite(x$loglik)) print(c(logLik = x$loglik, AIC = x$AIC, BIC = x$BIC), digits = digits + 3)
-  cat("\nRandom effects:\n")
+  print_call(x$formula, x$call)
+  cat("\n")
+  if (is.finite(x$loglik)) {
+    print(c(logLik = x$loglik, AIC = x$AIC, BIC = x$BIC), digits = digits + 3)
+    cat("\n")
+  }
+  print_scaled_residuals(x$residuals, digits)
+  cat("Random effects:\n")
   print(x$VarCorr, digits = digits)
+  cat(clusters_line(x$nobs, x$group_name, x$ngroups), "\n", sep = "")
   cat("\nVariance components (delta-method SEs):\n")
   print(as.matrix(x$varcomp), digits = digits)
   tab <- x$coefficients
@@ -153,12 +213,8 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
     cat("\nThresholds (P(Y <= c) = F(threshold_c - eta)):\n")
     print(as.matrix(x$thresholds), digits = digits)
   }
-  o <- x$optinfo
-  cat(sprintf("\nOptimizer: %s, %d iterations; max |gradient| %.1e; %s\n", o$optimizer,
-              o$iterations, max(abs(o$gradient)),
-              if (isTRUE(o$converged)) "converged" else "NOT CONVERGED"))
-  if (any(o$at_bound)) cat("Variance parameters on the boundary (zero):",
-                           paste(names(o$at_bound)[o$at_bound], collapse = ", "), "\n")
+  cat("\n")
+  print_convergence(x$optinfo, details = TRUE)
   invisible(x)
 }
 

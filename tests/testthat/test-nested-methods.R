@@ -42,9 +42,9 @@ ranef_gap <- function(a, b) {
 test_that("print and summary name every level, its points and its clusters", {
   expect_output(print(fb), paste0("adaptive Gauss-Hermite quadrature, 15 points \\(class:school\\), ",
                                   "7 \\(school\\)"))
-  expect_output(print(fb), "Observations: 300; clusters: class:school 60, school 20", fixed = TRUE)
+  expect_output(print(fb), "Number of obs: 300, groups:  class:school, 60; school, 20", fixed = TRUE)
   s <- summary(fb)
-  expect_output(print(s), "clusters: class:school 60, school 20", fixed = TRUE)
+  expect_output(print(s), "groups:  class:school, 60; school, 20", fixed = TRUE)
   expect_output(print(s), "var\\(\\(Intercept\\)\\|school\\)")
   expect_equal(s$ngroups, c(`class:school` = 60L, school = 20L))
   expect_identical(s$group_name, c("class:school", "school"))
@@ -471,7 +471,7 @@ test_that("glamm.fit with a list of levels: the methods read the levels by name"
   expect_equal(unname(predict(g, re.form = ~ (1 | school))),
                unname(predict(fb, re.form = ~ (1 | school))), tolerance = 1e-6)  # seen 0
   expect_equal(icc(g)$icc, icc(fb)$icc, tolerance = 1e-6)  # seen 0
-  expect_output(print(g), "clusters: class 60, school 20")
+  expect_output(print(g), "groups:  class, 60; school, 20", fixed = TRUE)
 })
 
 test_that("ordinal nested fits: category probabilities, conditional and marginal", {
