@@ -229,8 +229,7 @@ insight_distribution_variance <- function(x, verbose, name_full) {
     nbinom2 = {
       if (fam$link == "sqrt" && fam$family == "poisson") return(0.25)
       if (fam$link != "log") bad_link()
-      null_fit <- insight::null_model(x, verbose = verbose)
-      mu <- exp(unname(null_fit$coefficients[1]))
+      mu <- exp(unname(null_fit(x)$coefficients[1]))
       if (verbose && mu < 6) {
         warning(sprintf("mu of %0.1f is too close to zero, estimate of %s may be unreliable.",
                         mu, name_full), call. = FALSE)
@@ -239,6 +238,23 @@ insight_distribution_variance <- function(x, verbose, name_full) {
     },
     bad_link()
   )
+}
+
+# The fit with the same random part and offsets, and only an intercept as
+# fixed part, evaluated (as lme4's update()) where the formula was written.
+null_fit <- function(x) {
+  f <- x$formula
+  rhs <- f[[length(f)]]
+  fixed <- stats::terms(drop_bars(f))
+  offsets <- lapply(attr(fixed, "offset"), function(k) attr(fixed, "variables")[[k + 1]])
+  parts <- c(list(1), offsets, lapply(find_bars(rhs), function(b) call("(", b)))
+  f[[length(f)]] <- Reduce(function(a, b) call("+", a, b), parts)
+  cl <- x$call
+  cl$formula <- f
+  tryCatch(suppressMessages(eval(cl, environment(x$formula))), error = function(e) {
+    stop("could not refit the null model for the distribution-specific variance: ",
+         conditionMessage(e), call. = FALSE)
+  })
 }
 
 #' @rdname glamm-insight
@@ -254,7 +270,7 @@ r2.glamm <- function(model, ...) {
 #' @rdname glamm-insight
 #' @exportS3Method performance::model_performance
 model_performance.glamm <- function(model, metrics = "all", verbose = TRUE, ...) {
-  all_metrics <- c("AIC", "AICc", "BIC", "R2", "ICC", "RMSE", "SIGMA")
+  all_metrics <- c("AIC", "AICc", "BIC", "R2", "ICC", "RMSE", "SIGMA", "LOGLOSS", "SCORE")
   if (all(metrics == "all")) metrics <- all_metrics
   if (all(metrics == "common")) metrics <- c("AIC", "BIC", "R2", "ICC", "RMSE")
   metrics <- toupper(metrics)
@@ -276,6 +292,15 @@ model_performance.glamm <- function(model, metrics = "all", verbose = TRUE, ...)
   }
   if ("RMSE" %in% metrics && !ordinal) out$RMSE <- performance::performance_rmse(model)
   if ("SIGMA" %in% metrics) out$Sigma <- sigma.glamm(model)
+  fam <- model$family$family
+  if ("LOGLOSS" %in% metrics && fam == "binomial") {
+    out$Log_loss <- performance::performance_logloss(model, verbose = verbose)
+  }
+  if ("SCORE" %in% metrics && fam %in% c("binomial", "poisson")) {
+    score <- performance::performance_score(model, verbose = verbose)
+    if (!is.na(score$logarithmic)) out$Score_log <- score$logarithmic
+    if (!is.na(score$spherical)) out$Score_spherical <- score$spherical
+  }
   out <- as.data.frame(out)
   row.names(out) <- NULL
   class(out) <- c("performance_model", class(out))
