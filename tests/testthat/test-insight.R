@@ -124,3 +124,34 @@ test_that("ordinal fits: latent ICC, R2 refused", {
   expect_false(any(grepl("R2", names(mp))))
   expect_equal(mp$AIC, AIC(fit))
 })
+
+test_that("Gamma and nbinom2: as for glmmTMB (glmer's Gamma dispersion is not ML)", {
+  skip_if_not_installed("glmmTMB")
+  skip_if_not_installed("MASS")
+  set.seed(5)
+  n <- 30
+  d <- data.frame(g = rep(1:n, each = 10), x = rnorm(10 * n))
+  mu <- exp(1 + 0.3 * d$x + rnorm(n, 0, 0.5)[d$g])
+  d$yg <- rgamma(nrow(d), shape = 4, rate = 4 / mu)
+  d$yn <- MASS::rnegbin(nrow(d), mu * 3, theta = 2)
+  # insight refits glmmTMB's null model (for the nbinom2 mean) by update() in
+  # its own frame, which sees the global environment, not this one
+  assign("insight_test_data", d, envir = globalenv())
+  on.exit(rm("insight_test_data", envir = globalenv()))
+  fits <- list(
+    list(glamm(yg ~ x + (1 | g), data = d, family = Gamma(link = "log"), nAGQ = 1),
+         glmmTMB::glmmTMB(yg ~ x + (1 | g), data = d, family = Gamma(link = "log"))),
+    list(glamm(yn ~ x + (1 | g), data = d, family = nbinom2(), nAGQ = 1),
+         glmmTMB::glmmTMB(yn ~ x + (1 | g), data = insight_test_data,
+                          family = glmmTMB::nbinom2()))
+  )
+  for (p in fits) {
+    # observed max relative difference below 1e-6 (the same Laplace maximum)
+    expect_equal(insight::get_variance(p[[1]]), insight::get_variance(p[[2]]),
+                 tolerance = 1e-5)
+    expect_equal(unlist(performance::r2(p[[1]])), unlist(performance::r2(p[[2]])),
+                 tolerance = 1e-5)
+    expect_equal(performance::icc(p[[1]])$ICC_adjusted, performance::icc(p[[2]])$ICC_adjusted,
+                 tolerance = 1e-5)
+  }
+})
