@@ -155,3 +155,19 @@ test_that("Gamma and nbinom2: as for glmmTMB (glmer's Gamma dispersion is not ML
                  tolerance = 1e-5)
   }
 })
+
+test_that("a singular fit: ICC NA and R2 without the random part, as for glmer", {
+  set.seed(7)
+  d <- data.frame(g = rep(1:20, each = 10), x = rnorm(200))
+  d$y <- rbinom(200, 1, plogis(0.5 * d$x))
+  fit <- glamm(y ~ x + (1 | g), data = d, family = binomial, nAGQ = 1)
+  ref <- suppressMessages(lme4::glmer(y ~ x + (1 | g), data = d, family = binomial))
+  expect_warning(icc <- performance::icc(fit), "singular")
+  expect_true(is.na(icc))
+  # r2() prints that the random variances are not available
+  utils::capture.output(r2 <- suppressWarnings(performance::r2(fit)))
+  utils::capture.output(r2_ref <- suppressWarnings(performance::r2(ref)))
+  expect_true(is.na(r2$R2_conditional))
+  # observed difference below 1e-6 (both at the boundary)
+  expect_equal(unname(r2$R2_marginal), unname(r2_ref$R2_marginal), tolerance = 1e-5)
+})
