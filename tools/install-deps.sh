@@ -16,11 +16,13 @@ RSCRIPT="${RSCRIPT:-Rscript}"
 
 # R package  ->  Debian package
 R_PKGS=(Rcpp RcppEigen lme4 glmmTMB ordinal roxygen2 knitr rmarkdown survival
-        testthat matrixStats MASS nlme mlmRev broom.mixed generics emmeans tibble car)
+        testthat matrixStats MASS nlme mlmRev broom.mixed generics emmeans tibble car
+        insight performance)
 APT_PKGS=(r-cran-rcpp r-cran-rcppeigen r-cran-lme4 r-cran-glmmtmb r-cran-ordinal
           r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown r-cran-survival
           r-cran-testthat r-cran-matrixstats r-cran-mass r-cran-nlme r-cran-mlmrev
           r-cran-broom.mixed r-cran-generics r-cran-emmeans r-cran-tibble r-cran-car
+          r-cran-insight r-cran-performance
           pandoc qpdf)
 CRAN_ONLY=(GLMMadaptive)
 
