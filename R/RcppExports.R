@@ -17,6 +17,10 @@ cpp_crossprod <- function(X) {
     .Call(`_glamm_cpp_crossprod`, X)
 }
 
+cpp_count_eta_outside <- function(X, beta, offset, weights, trials, lo, hi) {
+    .Call(`_glamm_cpp_count_eta_outside`, X, beta, offset, weights, trials, lo, hi)
+}
+
 cpp_model_new <- function(X, y, trials, weights, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree) {
     .Call(`_glamm_cpp_model_new`, X, y, trials, weights, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree)
 }

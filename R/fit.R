@@ -149,10 +149,11 @@ check_response_location <- function(objective, par0, resp) {
 # effects run off to infinity, and the estimates and SEs mean nothing.
 check_separation <- function(beta, X, offset, resp, family) {
   if (length(beta) == 0) return(invisible())
-  mu <- family$linkinv(drop(X %*% beta) + (offset %||% 0))
+  # mu numerically 0 or 1 (glm.fit's test) is eta beyond linkfun(eps), linkfun(1 - eps)
   eps <- 10 * .Machine$double.eps
-  informative <- (resp$weights %||% 1) > 0 & (resp$trials %||% 1) > 0
-  k <- sum((mu < eps | mu > 1 - eps) & informative)
+  or_empty <- function(v) if (is.null(v)) numeric(0) else as.numeric(v)
+  k <- cpp_count_eta_outside(X, as.numeric(beta), or_empty(offset), or_empty(resp$weights),
+                             or_empty(resp$trials), family$linkfun(eps), family$linkfun(1 - eps))
   if (k > 0) {
     warning(sprintf(paste0("fitted probabilities numerically 0 or 1 for %d observation(s): a ",
                            "covariate (or a combination) separates the outcomes, so that some ",

@@ -54,6 +54,23 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_count_eta_outside
+int cpp_count_eta_outside(SEXP X, Rcpp::NumericVector beta, SEXP offset, SEXP weights, SEXP trials, double lo, double hi);
+RcppExport SEXP _glamm_cpp_count_eta_outside(SEXP XSEXP, SEXP betaSEXP, SEXP offsetSEXP, SEXP weightsSEXP, SEXP trialsSEXP, SEXP loSEXP, SEXP hiSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type weights(weightsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type trials(trialsSEXP);
+    Rcpp::traits::input_parameter< double >::type lo(loSEXP);
+    Rcpp::traits::input_parameter< double >::type hi(hiSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_count_eta_outside(X, beta, offset, weights, trials, lo, hi));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_model_new
 SEXP cpp_model_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP offset, Rcpp::List levels, int family, int link, int n_categories, Rcpp::IntegerVector nAGQ, int n_threads, double mode_tol, int mode_maxit, bool use_tree);
 RcppExport SEXP _glamm_cpp_model_new(SEXP XSEXP, SEXP ySEXP, SEXP trialsSEXP, SEXP weightsSEXP, SEXP offsetSEXP, SEXP levelsSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP n_categoriesSEXP, SEXP nAGQSEXP, SEXP n_threadsSEXP, SEXP mode_tolSEXP, SEXP mode_maxitSEXP, SEXP use_treeSEXP) {
@@ -139,6 +156,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_gauss_hermite", (DL_FUNC) &_glamm_cpp_gauss_hermite, 1},
     {"_glamm_cpp_finite_columns", (DL_FUNC) &_glamm_cpp_finite_columns, 1},
     {"_glamm_cpp_crossprod", (DL_FUNC) &_glamm_cpp_crossprod, 1},
+    {"_glamm_cpp_count_eta_outside", (DL_FUNC) &_glamm_cpp_count_eta_outside, 7},
     {"_glamm_cpp_model_new", (DL_FUNC) &_glamm_cpp_model_new, 14},
     {"_glamm_cpp_model_eval", (DL_FUNC) &_glamm_cpp_model_eval, 6},
     {"_glamm_cpp_model_posterior", (DL_FUNC) &_glamm_cpp_model_posterior, 4},

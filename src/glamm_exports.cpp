@@ -119,6 +119,28 @@ Rcpp::NumericMatrix cpp_crossprod(SEXP X) {
   return Rcpp::wrap(out);
 }
 
+// The number of rows with eta = X beta + offset outside [lo, hi] among those
+// with positive weight and trials (empty vectors: 1 on every row), reading X
+// in place.
+// [[Rcpp::export]]
+int cpp_count_eta_outside(SEXP X, Rcpp::NumericVector beta, SEXP offset, SEXP weights,
+                          SEXP trials, double lo, double hi) {
+  const int n = Rf_nrows(X);
+  Map<const MatrixXd> Xm = matrix_map(X, n, "X");
+  Map<const VectorXd> off = vector_map(offset, n, "offset", true),
+                      w = vector_map(weights, n, "weights", true),
+                      tr = vector_map(trials, n, "trials", true);
+  if (beta.size() != Xm.cols()) Rcpp::stop("one coefficient per column of X is needed");
+  Map<const VectorXd> b(beta.begin(), beta.size());
+  int count = 0;
+  for (int i = 0; i < n; ++i) {
+    if ((w.size() && w(i) <= 0) || (tr.size() && tr(i) <= 0)) continue;
+    const double eta = Xm.row(i).dot(b) + (off.size() ? off(i) : 0.0);
+    if (eta < lo || eta > hi) ++count;
+  }
+  return count;
+}
+
 // levels: list of list(Z = n x q_l matrix, node = integer cluster codes, a
 // cluster being a run of equal codes in the sorted rows). trials, weights
 // and offset may be empty (1, 1 and 0 on every row).
