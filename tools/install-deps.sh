@@ -11,7 +11,10 @@
 # update, no network access).
 set -euo pipefail
 
-CRAN="${CRAN:-https://cloud.r-project.org}"
+# CRAN packages come from the R session's configured repositories
+# (getOption("repos"), which Debian's site profile sets); GLAMM_REPOS (one or
+# more URLs) overrides them.
+GLAMM_REPOS="${GLAMM_REPOS:-}"
 RSCRIPT="${RSCRIPT:-Rscript}"
 
 # R package  ->  Debian package
@@ -80,9 +83,15 @@ missing=$(missing_r_pkgs "${CRAN_ONLY[@]}")
 if [[ -z "$missing" ]]; then
   log "CRAN-only dependencies already present: ${CRAN_ONLY[*]}"
 else
-  log "installing from CRAN ($CRAN): $(echo $missing)"
-  CRAN="$CRAN" "$RSCRIPT" --vanilla -e '
+  log "installing from the configured repositories: $(echo $missing)"
+  GLAMM_REPOS="$GLAMM_REPOS" "$RSCRIPT" --no-save --no-restore --no-init-file -e '
     p <- commandArgs(TRUE)
+    repos <- Sys.getenv("GLAMM_REPOS")
+    repos <- if (nzchar(repos)) strsplit(repos, "[ ,]+")[[1]] else getOption("repos")
+    if (length(repos) == 0 || any(repos == "@CRAN@")) {
+      stop("no CRAN repository is configured: set options(repos = ) in the site ",
+           "profile, or GLAMM_REPOS", call. = FALSE)
+    }
     lib <- .libPaths()[1L]
     if (file.access(lib, 2L) != 0L) {        # not root: use the user library
       lib <- Sys.getenv("R_LIBS_USER")
@@ -90,7 +99,7 @@ else
       .libPaths(c(lib, .libPaths()))
     }
     options(Ncpus = max(1L, parallel::detectCores(), na.rm = TRUE))
-    install.packages(p, lib = lib, repos = Sys.getenv("CRAN"))
+    install.packages(p, lib = lib, repos = repos)
   ' $missing
 fi
 
