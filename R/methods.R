@@ -10,7 +10,7 @@
 #' log-likelihood with all normalizing constants, `nobs()` the number of
 #' observations (more accessors, with lme4's conventions: [glamm-lme4]).
 #'
-#' @param object,x,formula a `glamm` fit.
+#' @param object,formula a `glamm` fit.
 #' @param full for `vcov()`: the covariance of all parameters (fixed effects,
 #'   the free entries `theta` of the covariance factor and `log(sigma)` for
 #'   the gaussian, `log(shape)` for the Gamma and `log(theta)` for the
