@@ -11,7 +11,7 @@ test_that("an interrupt stops a long evaluation and leaves the model usable", {
   writeLines(c(
     sprintf(".libPaths(%s)", paste(deparse(.libPaths()), collapse = "")),
     "library(glamm)",
-    "set.seed(1); J <- 200; m <- 10; n <- J * m; g <- rep(1:J, each = m)",
+    "set.seed(1); J <- 1000; m <- 2; n <- J * m; g <- rep(1:J, each = m)",
     "x <- rnorm(n); z <- rnorm(n); y <- rbinom(n, 1, 0.5)",
     "lev <- list(list(name = 'g', group = factor(g), factor = factor(g), Z = cbind(1, x, z),",
     "                 pattern = lower.tri(diag(3), diag = TRUE)))",
@@ -43,8 +43,8 @@ test_that("an interrupt stops a long evaluation and leaves the model usable", {
   again <- v[5]
   expect_true(is.finite(full))
   expect_identical(v[3], 1)  # R's interrupt handler ran: the evaluation did not finish
-  # seconds from the signal to R's handler: observed 0.1-0.4 idle (a full
-  # evaluation takes 2.7), up to 1.1 with six busy processes on two cores
-  expect_lt(latency, 2)
+  # seconds from the signal to R's handler (a full evaluation takes 2.7 s
+  # idle): observed 0.1-0.5 idle, up to 2.2 at a load average of 4 on two cores
+  expect_lt(latency, 3)
   expect_identical(again, full)  # the model is intact
 })
