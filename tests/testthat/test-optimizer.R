@@ -111,6 +111,19 @@ test_that("a factor level with all 0 is found along the flattest direction", {
   expect_true(is.finite(fit$varcomp$std.error))
 })
 
+test_that("a random-intercept SD runs off when every cluster is all 0 or all 1", {
+  # (Laplace stopped at an SD of 23 on the probit scale, 15 points at 80,
+  # with SEs that looked valid)
+  d <- sep_d
+  set.seed(2)
+  d$y_c <- rep(rbinom(40, 1, 0.5), each = 10)
+  expect_warning(fit <- glamm(y_c ~ x + (1 | g), data = d, family = binomial("probit"),
+                              nAGQ = 1),
+                 "standard deviation\\(s\\) of \\(Intercept\\) \\| g run off to infinity")
+  expect_identical(fit$optinfo$at_infinity, "theta1")
+  expect_true(is.na(fit$varcomp$std.error))
+})
+
 test_that("regular fits give no warning of estimates at infinity", {
   pisa <- pisa2000
   pisa$SES <- (pisa$isei - mean(pisa$isei)) / 20
