@@ -14,9 +14,10 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
   names(par) <- par_names
   at_bound <- par <= opt$lower & is.finite(opt$lower)
 
+  infinite <- opt$infinite %||% rep(FALSE, length(par))
   if (control$hessian) {
     H <- opt$hessian
-    inv <- invert_information(H, at_bound)
+    inv <- invert_information(H, at_bound, infinite)
     V <- inv$vcov
     if (!inv$positive_definite) {
       warning("the observed information is not positive definite: the fit may not be at a ",
@@ -27,9 +28,12 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
     H <- matrix(NA_real_, length(par), length(par))
     V <- H
   }
+  # Estimates at infinity have no standard errors (nor covariances).
+  V[infinite, ] <- NA_real_
+  V[, infinite] <- NA_real_
   dimnames(H) <- dimnames(V) <- list(par_names, par_names)
   g <- opt$gradient
-  free <- !at_bound
+  free <- !at_bound & !infinite
   newton_gain <- if (all(is.finite(V[free, free]))) {
     0.5 * drop(crossprod(g[free], V[free, free] %*% g[free]))
   } else NA_real_
@@ -53,7 +57,8 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
   psi <- unname(par[p + nt + seq_len(ne)])
   varcomp <- variance_components(levels, objective, par, V, p, gaussian)
 
-  post <- cpp_model_posterior(objective$model, beta, u$lambda, extra$to_engine(psi))
+  post <- cpp_model_posterior(objective$model, objective$beta_to_engine(beta), u$lambda,
+                              extra$to_engine(psi))
   groups <- lapply(seq_along(levels), function(l) {
     lev <- levels[[l]]
     lambda <- u$lambda[[l]]
@@ -90,6 +95,7 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
                    iterations = opt$iterations, evaluations = opt$evaluations,
                    gradient = stats::setNames(g, par_names), newton_gain = newton_gain,
                    converged = converged, at_bound = stats::setNames(at_bound, par_names),
+                   at_infinity = par_names[infinite],
                    nthreads = control$nthreads),
     control = control
   )

@@ -5,7 +5,8 @@
 #'   `R CMD check`). Results do not depend on the thread count: sums over
 #'   clusters are reduced in a fixed order.
 #' @param iter.max,eval.max maximum iterations and function evaluations of
-#'   the optimizer ([stats::nlminb()]).
+#'   one run of the optimizer ([stats::nlminb()]); a run stopped by them is
+#'   resumed (at most three times) while it still raises the log-likelihood.
 #' @param rel.tol relative tolerance of the optimizer on the log-likelihood.
 #' @param grad.tol convergence check after optimization: a warning is given
 #'   when the predicted gain of one more Newton step, `g' V g / 2` with `V`

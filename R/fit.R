@@ -108,8 +108,12 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
          "drop that random effect (lm) or group the observations", call. = FALSE)
   }
 
-  objective <- build_objective(X, levels, resp, offset, family, nAGQ, control, tree)
+  scaling <- design_scaling(X, centre = family$family != "ordinal")
+  objective <- build_objective(scaled_design(X, scaling), levels, resp, offset, family, nAGQ,
+                               control, tree)
+  objective$beta_to_engine <- function(beta) drop(scaling$to_internal %*% beta)
   par0 <- start_values(resp, X, levels, offset, family, start, objective)
+  par0 <- map_par(par0, scaling$to_internal, ncol(X))
   lower <- c(rep(-Inf, ncol(X)),
              unlist(lapply(levels, function(l) ifelse(theta_is_diagonal(l$pattern), 0, -Inf))),
              rep(-Inf, objective$n_extra))
@@ -120,12 +124,195 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   if (family$family == "gaussian") check_response_location(objective, par0, resp)
   opt <- optimize_loglik(objective, par0, lower, control)
   if (control$hessian) opt <- newton_polish(objective, opt, control)
+  opt <- map_optimum(opt, scaling, ncol(X))
+  opt$infinite <- estimates_at_infinity(objective, opt, scaling, ncol(X),
+                                        typical_sizes(X, levels, resp, family, objective$n_extra))
+  if (family$family == "binomial") {
+    opt$infinite <- opt$infinite | constant_cluster_sd(opt$par, objective, levels, resp)
+  }
   fit <- structure(
     assemble_fit(objective, opt, X, levels, parents, tree, resp, offset, family, nAGQ, control),
     class = "glamm"
   )
-  if (family$family == "binomial") check_separation(fit$coefficients, X, offset, resp, family)
+  inf_beta <- names(fit$coefficients)[opt$infinite[seq_len(ncol(X))]]
+  if (family$family == "binomial") {
+    check_separation(fit$coefficients, X, offset, resp, family, inf_beta)
+  } else if (length(inf_beta)) {
+    warning(infinite_message(inf_beta, ""), call. = FALSE)
+  }
+  inf_sd <- infinite_sd_names(opt$infinite[ncol(X) + seq_len(objective$n_theta)], levels)
+  if (length(inf_sd)) {
+    warning(sprintf(paste0("the random-effect standard deviation(s) of %s run off to infinity ",
+                           "(the log-likelihood stays flat as they grow: e.g. the outcomes of ",
+                           "every cluster are all 0 or all 1); their estimates are not ",
+                           "meaningful and their standard errors are reported as NA"),
+                    paste(inf_sd, collapse = ", ")), call. = FALSE)
+  }
   fit
+}
+
+# Estimates that run off to infinity (separation of a binary outcome, a
+# factor level whose responses are all 0, a random-effect SD growing without
+# bound): the optimizer stops where the log-likelihood is flat, and the
+# numbers look valid. A fixed effect, or the SD on the diagonal of Lambda, is
+# a candidate when it is more than 5 typical sizes (a change of 5 in the
+# linear predictor per typical covariate value) from 0; it is at infinity when
+# doubling it (all candidates together, else each alone) lowers the
+# log-likelihood by less than 0.01. Returns a logical vector over the
+# parameters.
+estimates_at_infinity <- function(objective, opt, scaling, p, typsize) {
+  par <- opt$par
+  out <- rep(FALSE, length(par))
+  diagonal <- unlist(lapply(objective$patterns, function(pat) (row(pat) == col(pat))[pat]))
+  eligible <- c(rep(TRUE, p), diagonal, rep(FALSE, objective$n_extra))
+  cand <- which(eligible & abs(par) > 5 * typsize)
+  if (!length(cand)) return(out)
+  ll <- function(x) as.numeric(objective$loglik(map_par(x, scaling$to_internal, p)))
+  flat <- function(idx) {
+    x <- par
+    x[idx] <- 2 * par[idx]
+    v <- ll(x)
+    is.finite(v) && v > opt$loglik - 0.01
+  }
+  if (flat(cand)) {
+    out[cand] <- TRUE
+  } else if (length(cand) > 1) {
+    for (j in cand) out[j] <- flat(j)
+  }
+  # Several estimates can run off together (a factor level with all 0: the
+  # intercept to -Inf and the other levels' contrasts to +Inf): the flattest
+  # direction of the information, where the candidates move away from 0 until
+  # the largest of them doubles.
+  H <- opt$hessian
+  if (!all(out[cand]) && !is.null(H) && all(is.finite(H))) {
+    d <- sqrt(pmax(-diag(H), 0))
+    use <- d > 0 & !(par <= opt$lower & is.finite(opt$lower))
+    if (sum(use) < 2) return(out)
+    info <- -H[use, use] / outer(d[use], d[use])
+    v <- numeric(length(par))
+    v[use] <- eigen(info, symmetric = TRUE)$vectors[, sum(use)] / d[use]
+    ratio <- abs(v[cand]) / abs(par[cand])
+    t <- sign(sum(v[cand] * par[cand])) / max(ratio)
+    moved <- cand[abs(t * v[cand]) > typsize[cand]]
+    x <- par + t * v
+    val <- ll(x)
+    if (length(moved) && is.finite(val) && val > opt$loglik - 0.01) out[moved] <- TRUE
+  }
+  out
+}
+
+# Binary responses constant within every cluster of a level (all 0 or all
+# 1): the likelihood grows with the level's random-intercept SD up to
+# infinity, but the quadrature (or Laplace) approximation stops it at a large
+# finite value (an SD of 23 on the probit scale, Laplace; 80 with 15 points).
+# The SD of the first column of Lambda of such a level, when it exceeds 5 on
+# the link scale, is flagged.
+constant_cluster_sd <- function(par, objective, levels, resp) {
+  out <- rep(FALSE, length(par))
+  p <- objective$p
+  prop <- resp$y / (resp$trials %||% 1)
+  used <- (resp$weights %||% 1) > 0 & (resp$trials %||% 1) > 0
+  start <- p
+  for (l in seq_along(levels)) {
+    pat <- levels[[l]]$pattern
+    g <- levels[[l]]$group[used]
+    v <- prop[used]
+    size <- tabulate(g, nlevels(g))
+    lo <- tapply(v, g, min)
+    hi <- tapply(v, g, max)
+    multi <- size > 1
+    constant <- any(multi) && all((lo == hi & (lo == 0 | lo == 1))[multi])
+    first <- start + 1
+    intercept <- identical(colnames(levels[[l]]$Z)[1], "(Intercept)") && pat[1, 1]
+    if (constant && intercept && abs(par[first]) > 5) out[first] <- TRUE
+    start <- start + sum(pat)
+  }
+  out
+}
+
+# "x | g" for the flagged diagonal entries of each level's Lambda.
+infinite_sd_names <- function(flags, levels) {
+  labels <- unlist(lapply(levels, function(l) {
+    pat <- l$pattern
+    r <- row(pat)[pat]
+    paste0(colnames(l$Z)[r], " | ", l$name)
+  }))
+  labels[flags]
+}
+
+infinite_message <- function(names, why) {
+  sprintf(paste0("the estimate(s) of %s run off to infinity (the log-likelihood stays flat as ",
+                 "they grow%s): they are not meaningful and their standard errors are ",
+                 "reported as NA"), paste(names, collapse = ", "), why)
+}
+
+# The optimizer works on the fixed effects of a centred and scaled design:
+# with a covariate in the tens, the intercept and its slope are so strongly
+# correlated that the quasi-Newton search crawls and can stop at its iteration
+# limit short of the maximum. A column whose mean exceeds its SD is centred
+# (when the design has an intercept; not for the ordinal family, whose
+# thresholds play that part) and a column whose spread is not near 1 is
+# scaled: X* = (X - 1 c') D^-1, so that beta = B beta* with B = D^-1 minus
+# c / d in the intercept's row. A well-scaled design is used as it is (no
+# copy). Returns the centres, scales and the maps beta = B beta* and
+# beta* = B^-1 beta, or NULL scales and identity maps.
+design_scaling <- function(X, centre = TRUE) {
+  p <- ncol(X)
+  identity_map <- list(centre = NULL, scale = NULL, from_internal = diag(p),
+                       to_internal = diag(p))
+  if (p == 0 || nrow(X) < 2) return(identity_map)
+  m <- colMeans(X)
+  s <- vapply(seq_len(p), function(j) stats::sd(X[, j]), 1)
+  rms <- sqrt(s^2 * (nrow(X) - 1) / nrow(X) + m^2)
+  ones <- which(s == 0 & m == 1)
+  intercept <- if (length(ones)) ones[1] else 0L
+  shift <- intercept > 0 & centre & s > 0 & abs(m) > s
+  d <- ifelse(shift, s, rms)
+  d[!(d > 0) | seq_len(p) == intercept] <- 1
+  d[d >= 0.5 & d <= 2] <- 1
+  if (!any(shift) && all(d == 1)) return(identity_map)
+  c0 <- ifelse(shift, m, 0)
+  B <- diag(1 / d, p)
+  Binv <- diag(d, p)
+  if (intercept > 0) {
+    B[intercept, ] <- B[intercept, ] - c0 / d
+    Binv[intercept, ] <- Binv[intercept, ] + c0
+    B[intercept, intercept] <- Binv[intercept, intercept] <- 1
+  }
+  dimnames(B) <- dimnames(Binv) <- list(colnames(X), colnames(X))
+  list(centre = c0, scale = d, from_internal = B, to_internal = Binv)
+}
+
+# The design the engine works with: X* = (X - 1 c') D^-1 (X itself when no
+# column needs it).
+scaled_design <- function(X, scaling) {
+  if (is.null(scaling$scale)) return(X)
+  Xs <- X
+  for (j in which(scaling$centre != 0 | scaling$scale != 1)) {
+    Xs[, j] <- (X[, j] - scaling$centre[j]) / scaling$scale[j]
+  }
+  Xs
+}
+
+# A parameter vector (beta, theta, psi) with its fixed-effects block mapped by
+# the p x p matrix M.
+map_par <- function(par, M, p) {
+  if (p > 0) par[seq_len(p)] <- drop(M %*% par[seq_len(p)])
+  par
+}
+
+# The optimum on the internal scale mapped back to the fixed effects of X:
+# beta = B beta*, the gradient in beta is B^-T times that in beta*, and the
+# Hessian H = T^-T H* T^-1 with T = diag(B, I).
+map_optimum <- function(opt, scaling, p) {
+  if (is.null(scaling$scale) || p == 0) return(opt)
+  k <- length(opt$par)
+  Tinv <- diag(k)
+  Tinv[seq_len(p), seq_len(p)] <- scaling$to_internal
+  opt$par <- map_par(opt$par, scaling$from_internal, p)
+  opt$gradient <- drop(crossprod(Tinv, opt$gradient))
+  if (!is.null(opt$hessian)) opt$hessian <- crossprod(Tinv, opt$hessian %*% Tinv)
+  opt
 }
 
 # The engine's search for the modes works to a precision relative to the
@@ -147,14 +334,24 @@ check_response_location <- function(objective, par0, resp) {
 # Fitted probabilities of the fixed part numerically 0 or 1 (as glm.fit
 # judges them) mean that a covariate separates the outcomes: the fixed
 # effects run off to infinity, and the estimates and SEs mean nothing.
-check_separation <- function(beta, X, offset, resp, family) {
+# The fixed effects found at infinity at the optimum (names in infinite) are
+# named in the warning.
+check_separation <- function(beta, X, offset, resp, family, infinite = character(0)) {
   if (length(beta) == 0) return(invisible())
   # mu numerically 0 or 1 (glm.fit's test) is eta beyond linkfun(eps), linkfun(1 - eps)
   eps <- 10 * .Machine$double.eps
   or_empty <- function(v) if (is.null(v)) numeric(0) else as.numeric(v)
   k <- cpp_count_eta_outside(X, as.numeric(beta), or_empty(offset), or_empty(resp$weights),
                              or_empty(resp$trials), family$linkfun(eps), family$linkfun(1 - eps))
-  if (k > 0) {
+  if (length(infinite)) {
+    why <- if (k > 0) {
+      sprintf(paste0("; fitted probabilities numerically 0 or 1 for %d observation(s): a ",
+                     "covariate (or a combination) separates the outcomes"), k)
+    } else {
+      ": quasi-complete separation by a covariate or a factor level"
+    }
+    warning(infinite_message(infinite, why), call. = FALSE)
+  } else if (k > 0) {
     warning(sprintf(paste0("fitted probabilities numerically 0 or 1 for %d observation(s): a ",
                            "covariate (or a combination) separates the outcomes, so that some ",
                            "fixed effects are infinite and their estimates and standard errors ",
@@ -357,7 +554,8 @@ make_objective <- function(model, p, patterns, extra, constant) {
     }
     value
   }
-  list(loglik = loglik, unpack = unpack, model = model, p = p, n_theta = sum(nt),
+  list(loglik = loglik, unpack = unpack, model = model, beta_to_engine = identity, p = p,
+       n_theta = sum(nt),
        n_theta_level = nt, n_extra = ne, extra = extra, patterns = patterns)
 }
 

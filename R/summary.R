@@ -83,6 +83,10 @@ print_convergence <- function(o, details = FALSE) {
     cat(sprintf("Warning: model failed to converge (%s); the estimates may be unreliable\n",
                 paste(why, collapse = ", ")))
   }
+  if (length(o$at_infinity)) {
+    cat("Estimates at infinity (standard errors NA):", paste(o$at_infinity, collapse = ", "),
+        "\n")
+  }
   if (any(o$at_bound)) cat("Variance parameters on the boundary (zero):",
                            paste(names(o$at_bound)[o$at_bound], collapse = ", "), "\n")
 }
