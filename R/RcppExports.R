@@ -17,6 +17,10 @@ cpp_crossprod <- function(X) {
     .Call(`_glamm_cpp_crossprod`, X)
 }
 
+cpp_column_moments <- function(X) {
+    .Call(`_glamm_cpp_column_moments`, X)
+}
+
 cpp_count_eta_outside <- function(X, beta, offset, weights, trials, lo, hi) {
     .Call(`_glamm_cpp_count_eta_outside`, X, beta, offset, weights, trials, lo, hi)
 }

@@ -209,12 +209,15 @@ estimates_at_infinity <- function(objective, opt, scaling, p, typsize) {
 # the link scale, is flagged.
 constant_cluster_sd <- function(par, objective, levels, resp) {
   out <- rep(FALSE, length(par))
-  p <- objective$p
-  prop <- resp$y / (resp$trials %||% 1)
-  used <- (resp$weights %||% 1) > 0 & (resp$trials %||% 1) > 0
-  start <- p
+  start <- objective$p
   for (l in seq_along(levels)) {
     pat <- levels[[l]]$pattern
+    first <- start + 1
+    start <- start + sum(pat)
+    intercept <- identical(colnames(levels[[l]]$Z)[1], "(Intercept)") && pat[1, 1]
+    if (!intercept || abs(par[first]) <= 5) next  # only a large SD needs the data
+    prop <- resp$y / (resp$trials %||% 1)
+    used <- (resp$weights %||% 1) > 0 & (resp$trials %||% 1) > 0
     g <- levels[[l]]$group[used]
     v <- prop[used]
     size <- tabulate(g, nlevels(g))
@@ -222,10 +225,7 @@ constant_cluster_sd <- function(par, objective, levels, resp) {
     hi <- tapply(v, g, max)
     multi <- size > 1
     constant <- any(multi) && all((lo == hi & (lo == 0 | lo == 1))[multi])
-    first <- start + 1
-    intercept <- identical(colnames(levels[[l]]$Z)[1], "(Intercept)") && pat[1, 1]
-    if (constant && intercept && abs(par[first]) > 5) out[first] <- TRUE
-    start <- start + sum(pat)
+    if (constant) out[first] <- TRUE
   }
   out
 }
@@ -261,8 +261,9 @@ design_scaling <- function(X, centre = TRUE) {
   identity_map <- list(centre = NULL, scale = NULL, from_internal = diag(p),
                        to_internal = diag(p))
   if (p == 0 || nrow(X) < 2) return(identity_map)
-  m <- colMeans(X)
-  s <- vapply(seq_len(p), function(j) stats::sd(X[, j]), 1)
+  moments <- cpp_column_moments(X)  # no copy of a column
+  m <- moments$mean
+  s <- moments$sd
   rms <- sqrt(s^2 * (nrow(X) - 1) / nrow(X) + m^2)
   ones <- which(s == 0 & m == 1)
   intercept <- if (length(ones)) ones[1] else 0L

@@ -54,6 +54,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_column_moments
+Rcpp::List cpp_column_moments(SEXP X);
+RcppExport SEXP _glamm_cpp_column_moments(SEXP XSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type X(XSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_column_moments(X));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_count_eta_outside
 int cpp_count_eta_outside(SEXP X, Rcpp::NumericVector beta, SEXP offset, SEXP weights, SEXP trials, double lo, double hi);
 RcppExport SEXP _glamm_cpp_count_eta_outside(SEXP XSEXP, SEXP betaSEXP, SEXP offsetSEXP, SEXP weightsSEXP, SEXP trialsSEXP, SEXP loSEXP, SEXP hiSEXP) {
@@ -156,6 +167,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_gauss_hermite", (DL_FUNC) &_glamm_cpp_gauss_hermite, 1},
     {"_glamm_cpp_finite_columns", (DL_FUNC) &_glamm_cpp_finite_columns, 1},
     {"_glamm_cpp_crossprod", (DL_FUNC) &_glamm_cpp_crossprod, 1},
+    {"_glamm_cpp_column_moments", (DL_FUNC) &_glamm_cpp_column_moments, 1},
     {"_glamm_cpp_count_eta_outside", (DL_FUNC) &_glamm_cpp_count_eta_outside, 7},
     {"_glamm_cpp_model_new", (DL_FUNC) &_glamm_cpp_model_new, 14},
     {"_glamm_cpp_model_eval", (DL_FUNC) &_glamm_cpp_model_eval, 6},

@@ -119,6 +119,21 @@ Rcpp::NumericMatrix cpp_crossprod(SEXP X) {
   return Rcpp::wrap(out);
 }
 
+// Column means and standard deviations (denominator n - 1) of X, two passes,
+// reading X in place.
+// [[Rcpp::export]]
+Rcpp::List cpp_column_moments(SEXP X) {
+  const int n = Rf_nrows(X);
+  Map<const MatrixXd> Xm = matrix_map(X, n, "X");
+  VectorXd mean = Xm.colwise().mean().transpose();
+  VectorXd sd(Xm.cols());
+  for (int j = 0; j < Xm.cols(); ++j) {
+    const double ss = (Xm.col(j).array() - mean(j)).square().sum();
+    sd(j) = n > 1 ? std::sqrt(ss / (n - 1)) : NA_REAL;
+  }
+  return Rcpp::List::create(Rcpp::Named("mean") = mean, Rcpp::Named("sd") = sd);
+}
+
 // The number of rows with eta = X beta + offset outside [lo, hi] among those
 // with positive weight and trials (empty vectors: 1 on every row), reading X
 // in place.
