@@ -76,7 +76,11 @@ bench: deps
 # a dependency of the package (nor of `make deps`): the target only checks
 # for it. pkgdown.internet = FALSE keeps the build offline (pkgdown 2.0.7
 # otherwise looks the package up on CRAN for the home page's links).
+# The articles' formulas need MathJax, which pkgdown's page template loads
+# from a CDN (Debian's pkgdown: from a file:// path): pkgdown/templates/head.html
+# loads the site's own copy, docs/mathjax, copied from MATHJAX when there.
 SITE_TMP ?= $${TMPDIR:-/tmp}
+MATHJAX  ?= /usr/share/javascript/mathjax
 
 site:
 	@$(RSCRIPT) -e 'if (!requireNamespace("pkgdown", quietly = TRUE)) { message("make site needs the pkgdown package: apt-get install r-cran-pkgdown (Debian), or install.packages(\"pkgdown\")"); quit(status = 1) }'
@@ -89,6 +93,12 @@ site:
 	    || { cat "$$tmp/install.log" >&2; exit 1; }; \
 	  R_LIBS="$$tmp/lib$${R_LIBS:+:$$R_LIBS}" $(RSCRIPT) -e \
 	    'options(pkgdown.internet = FALSE); pkgdown::build_site(".", new_process = FALSE, install = FALSE, preview = FALSE)'
+	@if [ -f $(MATHJAX)/MathJax.js ]; then \
+	  echo "copying MathJax from $(MATHJAX) to docs/mathjax"; \
+	  rm -rf docs/mathjax; mkdir docs/mathjax; \
+	  for f in MathJax.js config extensions fonts jax localization; do \
+	    cp -rL $(MATHJAX)/$$f docs/mathjax/; done; \
+	else echo "no MathJax in $(MATHJAX) (Debian: apt-get install libjs-mathjax): the formulas load it from a CDN"; fi
 	@echo "site built in docs/ (open docs/index.html)"
 
 clean:
