@@ -8,6 +8,7 @@
 #   make test      = make check (all tests and the vignette)
 #   make demo      deps + install + PISA analysis (Table 1, output/figure1.png)
 #   make bench     benchmarks (bench/run.R)
+#   make site      pkgdown documentation site in docs/ (offline; needs pkgdown)
 #   make clean     remove build and check artefacts
 
 SHELL       := /bin/bash
@@ -29,7 +30,7 @@ CHECK_ENV := _R_CHECK_FORCE_SUGGESTS_=false \
              _R_CHECK_CRAN_INCOMING_REMOTE_=false \
              _R_CHECK_SYSTEM_CLOCK_=false
 
-.PHONY: all deps document build install check test demo bench clean
+.PHONY: all deps document build install check test demo bench site clean
 .NOTPARALLEL:
 
 all: check
@@ -69,6 +70,37 @@ bench: deps
 	$(MAKE) --no-print-directory install BUILD_ARGS="--no-build-vignettes"
 	$(RSCRIPT) bench/run.R
 
+# The site documents the package as installed (reference examples and the
+# vignettes run against it): install it into a temporary library, built from
+# a tarball made outside the source tree so src/ stays clean. pkgdown is not
+# a dependency of the package (nor of `make deps`): the target only checks
+# for it. pkgdown.internet = FALSE keeps the build offline (pkgdown 2.0.7
+# otherwise looks the package up on CRAN for the home page's links).
+# The articles' formulas need MathJax, which pkgdown's page template loads
+# from a CDN (Debian's pkgdown: from a file:// path): pkgdown/templates/head.html
+# loads the site's own copy, docs/mathjax, copied from MATHJAX when there.
+SITE_TMP ?= $${TMPDIR:-/tmp}
+MATHJAX  ?= /usr/share/javascript/mathjax
+
+site:
+	@$(RSCRIPT) -e 'if (!requireNamespace("pkgdown", quietly = TRUE)) { message("make site needs the pkgdown package: apt-get install r-cran-pkgdown (Debian), or install.packages(\"pkgdown\")"); quit(status = 1) }'
+	@set -e; tmp=$$(mktemp -d "$(SITE_TMP)/$(PKG)-site.XXXXXX"); \
+	  trap 'rm -rf "$$tmp"' EXIT; \
+	  mkdir "$$tmp/lib"; \
+	  (cd "$$tmp" && $(R) CMD build --no-build-vignettes --no-manual "$(CURDIR)" >/dev/null); \
+	  echo "installing $(PKG) into a temporary library"; \
+	  $(R) CMD INSTALL --no-multiarch --library="$$tmp/lib" "$$tmp"/$(PKG)_*.tar.gz >"$$tmp/install.log" 2>&1 \
+	    || { cat "$$tmp/install.log" >&2; exit 1; }; \
+	  R_LIBS="$$tmp/lib$${R_LIBS:+:$$R_LIBS}" $(RSCRIPT) -e \
+	    'options(pkgdown.internet = FALSE); pkgdown::build_site(".", new_process = FALSE, install = FALSE, preview = FALSE)'
+	@if [ -f $(MATHJAX)/MathJax.js ]; then \
+	  echo "copying MathJax from $(MATHJAX) to docs/mathjax"; \
+	  rm -rf docs/mathjax; mkdir docs/mathjax; \
+	  for f in MathJax.js config extensions fonts jax localization; do \
+	    cp -rL $(MATHJAX)/$$f docs/mathjax/; done; \
+	else echo "no MathJax in $(MATHJAX) (Debian: apt-get install libjs-mathjax): the formulas load it from a CDN"; fi
+	@echo "site built in docs/ (open docs/index.html)"
+
 clean:
-	rm -rf $(PKG).Rcheck $(PKG)_*.tar.gz $(OUTDIR) doc Meta
+	rm -rf $(PKG).Rcheck $(PKG)_*.tar.gz $(OUTDIR) doc Meta docs
 	rm -f src/*.o src/*.so src/*.dll
