@@ -17,8 +17,8 @@ cpp_crossprod <- function(X) {
     .Call(`_glamm_cpp_crossprod`, X)
 }
 
-cpp_model_new <- function(X, y, trials, weights, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree) {
-    .Call(`_glamm_cpp_model_new`, X, y, trials, weights, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree)
+cpp_model_new <- function(X, y, trials, weights, power, top_weight, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree) {
+    .Call(`_glamm_cpp_model_new`, X, y, trials, weights, power, top_weight, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree)
 }
 
 cpp_model_eval <- function(ptr, beta, Lambda, psi, gradient, scores) {

@@ -270,8 +270,12 @@ strip_rownames <- function(M) {
 # The engine's model object for the data (rows sorted so that every cluster
 # of every level is a contiguous block) and the log-likelihood as a function
 # of the parameters. use_tree forces the nested integrator for one level.
+# Survey weights (R/pweights.R): survey = list(row = , top = ), per-row
+# vectors or NULL (1): row i's log f is raised to row[i], the log-likelihood
+# of each top cluster multiplied by its top weight; the response's constant
+# (constant_rows()) is weighted alike.
 build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
-                            tree = tree_order(levels), use_tree = FALSE) {
+                            tree = tree_order(levels), use_tree = FALSE, survey = NULL) {
   codes <- family_codes(family)
   # Data already sorted by cluster are passed as they are (no copy of X);
   # the engine numbers the clusters by the runs of each factor's codes.
@@ -284,13 +288,18 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
   })
   # NULL trials, weights (all 1) and offset (0) go as empty vectors.
   or_empty <- function(v) if (is.null(v)) numeric(0) else rows(as.numeric(v))
+  constant <- resp$constant
+  if (!is.null(survey$row) || !is.null(survey$top)) {
+    constant <- sum(constant_rows(resp, family) * (survey$row %||% 1) * (survey$top %||% 1))
+  }
   model <- cpp_model_new(rows(X), rows(resp$y), or_empty(resp$trials), or_empty(resp$weights),
-                         or_empty(offset), engine_levels, codes[["family"]],
+                         or_empty(survey$row), or_empty(survey$top), or_empty(offset),
+                         engine_levels, codes[["family"]],
                          codes[["link"]], length(resp$levels), as.integer(nAGQ),
                          control$nthreads, control$mode.tol, control$mode.maxit, use_tree)
   patterns <- lapply(levels, function(l) l$pattern)
   extra <- extra_parameters(family, resp$levels)
-  objective <- make_objective(model, ncol(X), patterns, extra, resp$constant)
+  objective <- make_objective(model, ncol(X), patterns, extra, constant)
   objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
   objective
 }
