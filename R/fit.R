@@ -41,6 +41,11 @@
 #'   `list(Z = , group = , pattern = , name = )` (`pattern` and `name`
 #'   optional). Every cluster of a finer factor must lie in one cluster of
 #'   each coarser factor. `nAGQ` may then be named by the levels' names.
+#' @param survey survey weights, as [glamm()] builds them from `pweights`:
+#'   `list(row = , top = , strata = )`, vectors with one value per
+#'   observation (or `NULL`): `row` the power of each row's density, `top`
+#'   the weight of its top-level cluster (constant within it), `strata` the
+#'   stratum of its top-level cluster (for the sandwich covariance).
 #' @return An object of class `glamm` (see [glamm()] for its components).
 #' @examples
 #' d <- pisa2000
@@ -56,7 +61,8 @@
 #' @export
 glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = NULL,
                       weights = NULL, offset = NULL, pattern = NULL, start = NULL,
-                      control = glamm_control(), method = c("ML", "PQL"), re = NULL) {
+                      control = glamm_control(), method = c("ML", "PQL"), re = NULL,
+                      survey = NULL) {
   family <- resolve_family(family)
   method <- match.arg(method)
   X <- as_design(X, "X")
@@ -79,6 +85,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   nAGQ <- resolve_nagq(nAGQ, levels, family, q)
   check_grid_size(nAGQ, q, tree$max_rows_top, control$nodes.max, control$workspace.max)
   if (method == "PQL") {
+    if (!is.null(survey)) stop("survey weights need method = \"ML\"", call. = FALSE)
     if (!family$family %in% c("binomial", "poisson")) {
       stop("PQL is for binomial and poisson responses", call. = FALSE)
     }
@@ -108,7 +115,8 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
          "drop that random effect (lm) or group the observations", call. = FALSE)
   }
 
-  objective <- build_objective(X, levels, resp, offset, family, nAGQ, control, tree)
+  objective <- build_objective(X, levels, resp, offset, family, nAGQ, control, tree,
+                               survey = survey)
   par0 <- start_values(resp, X, levels, offset, family, start, objective)
   lower <- c(rep(-Inf, ncol(X)),
              unlist(lapply(levels, function(l) ifelse(theta_is_diagonal(l$pattern), 0, -Inf))),
@@ -121,7 +129,8 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   opt <- optimize_loglik(objective, par0, lower, control)
   if (control$hessian) opt <- newton_polish(objective, opt, control)
   fit <- structure(
-    assemble_fit(objective, opt, X, levels, parents, tree, resp, offset, family, nAGQ, control),
+    assemble_fit(objective, opt, X, levels, parents, tree, resp, offset, family, nAGQ, control,
+                 survey),
     class = "glamm"
   )
   if (family$family == "binomial") check_separation(fit$coefficients, X, offset, resp, family)

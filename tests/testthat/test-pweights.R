@@ -111,3 +111,140 @@ test_that("the weighted gradient equals central differences (three levels)", {
     expect_lt(max_rel_err(attr(v, "gradient"), fd), 1e-6)
   }
 })
+
+# The interface: glamm(pweights = ) on simulated two-level data.
+pw_data <- function(seed = 7, J = 20, m = 6) {
+  set.seed(seed)
+  n <- J * m
+  school <- rep(seq_len(J), each = m)
+  x <- rnorm(n)
+  d <- data.frame(school = school, x = x,
+                  y = rbinom(n, 1, plogis(-0.2 + 0.6 * x + rnorm(J)[school])),
+                  yg = 1 + 0.5 * x + rnorm(J)[school] + rnorm(n),
+                  wc = runif(n, 0.5, 2), ws = runif(J, 1, 3)[school],
+                  k = sample(1:3, n, TRUE), stratum = rep(1:4, length.out = J)[school])
+  d
+}
+
+test_that("unit weights equal the unweighted fit; robust SE differ from model SE", {
+  d <- pw_data()
+  f0 <- glamm(y ~ x + (1 | school), data = d, family = binomial, nAGQ = 7)
+  d$one <- 1
+  f1 <- glamm(y ~ x + (1 | school), data = d, family = binomial, nAGQ = 7,
+              pweights = list(~ one, school = ~ one))
+  # observed: 0 for par and loglik, 6e-17 for the sandwich (the same objective)
+  expect_equal(f1$par, f0$par, tolerance = 1e-10)
+  expect_equal(f1$loglik, f0$loglik, tolerance = 1e-12)
+  expect_equal(vcov(f1, type = "model"), vcov(f0), tolerance = 1e-10)
+  expect_equal(vcov(f1), vcov(f0, type = "sandwich"), tolerance = 1e-10)
+  expect_output(print(summary(f1)), "robust SE")
+  expect_error(anova(f1, f0), "survey weights.*Wald")
+})
+
+test_that("integer row and top weights (scale none) equal replicated rows and clusters", {
+  d <- pw_data()
+  fw <- glamm(yg ~ x + (1 | school), data = d, pweights = list(~ k), pweights.scale = "none")
+  r <- rep(seq_len(nrow(d)), d$k)
+  fr <- glamm(yg ~ x + (1 | school), data = d[r, ])
+  par <- fr$par
+  # observed: 6e-14 (the same pseudo-log-likelihood at fixed parameters)
+  expect_equal(as.numeric(loglik_function(fw)(par)), as.numeric(loglik_function(fr)(par)),
+               tolerance = 1e-12)
+  # observed: 5e-12 here, 2e-7 for the clusters below (two optimizations of one function)
+  expect_equal(fw$par, fr$par, tolerance = 1e-5)
+  kt <- rep(1:3, length.out = 20)
+  d$kt <- kt[d$school]
+  ft <- glamm(yg ~ x + (1 | school), data = d, pweights = list(school = ~ kt))
+  rows <- unlist(lapply(1:20, function(j) rep(list(which(d$school == j)), kt[j])))
+  dr <- d[rows, ]
+  dr$school <- rep(seq_len(sum(kt)), each = 6)
+  fc <- glamm(yg ~ x + (1 | school), data = dr)
+  # observed: 6e-14
+  expect_equal(as.numeric(loglik_function(ft)(par)), as.numeric(loglik_function(fc)(par)),
+               tolerance = 1e-12)
+  expect_equal(ft$par, fc$par, tolerance = 1e-5)
+})
+
+test_that("size and effective scaling are invariant to rescaling a cluster's row weights", {
+  d <- pw_data()
+  d$wc2 <- d$wc * ifelse(d$school %in% c(2, 5), 7, 1)
+  for (sc in c("size", "effective")) {
+    a <- glamm(y ~ x + (1 | school), data = d, family = binomial, nAGQ = 7,
+               pweights = list(~ wc), pweights.scale = sc)
+    b <- glamm(y ~ x + (1 | school), data = d, family = binomial, nAGQ = 7,
+               pweights = list(~ wc2), pweights.scale = sc)
+    # observed: 0 (size), 2e-16 (effective): the scaled weights agree up to rounding
+    expect_equal(a$par, b$par, tolerance = 1e-8)
+  }
+  s <- glamm:::scale_row_weights(d$wc, d$school, "effective")
+  eff <- tapply(d$wc, d$school, function(w) sum(w)^2 / sum(w^2))
+  expect_equal(as.numeric(tapply(s, d$school, sum)), as.numeric(eff), tolerance = 1e-12)
+  s <- glamm:::scale_row_weights(d$wc, d$school, "size")
+  expect_equal(as.numeric(tapply(s, d$school, sum)), rep(6, 20), tolerance = 1e-12)
+})
+
+test_that("the sandwich is A^-1 B A^-1 from the scores of the top clusters", {
+  d <- pw_data()
+  f <- glamm(y ~ x + (1 | school), data = d, family = binomial, nAGQ = 7,
+             pweights = list(~ wc, school = ~ ws))
+  obj <- glamm:::fit_objective(f)
+  S <- attr(obj$loglik(unname(f$par), scores = TRUE), "scores")
+  J <- nrow(S)
+  expect_equal(J, 20L)
+  Ainv <- solve(-f$hessian)
+  V <- Ainv %*% (J / (J - 1) * crossprod(S)) %*% Ainv
+  # observed: 3e-17 (the same arithmetic)
+  expect_equal(unname(vcov(f, full = TRUE)), unname(V), tolerance = 1e-10)
+  expect_equal(unname(vcov(f, type = "model", full = TRUE)), unname(Ainv), tolerance = 1e-8)
+  expect_equal(unname(vcov(f)), unname(V[1:2, 1:2]), tolerance = 1e-10)
+  # the delta method for var = theta^2 (observed: 4e-11, its numerical Jacobian)
+  expect_equal(f$varcomp$std.error, unname(sqrt(V[3, 3]) * 2 * abs(f$par[3])),
+               tolerance = 1e-6)
+  # strata: stratum-centred scores with J_h / (J_h - 1)
+  fs <- glamm(y ~ x + (1 | school), data = d, family = binomial, nAGQ = 7,
+              pweights = list(~ wc, school = ~ ws), strata = ~ stratum)
+  st <- d$stratum[match(as.integer(names(fs$cluster_loglik)), d$school)]
+  B <- 0
+  for (h in unique(st)) {
+    Sh <- S[st == h, , drop = FALSE]
+    B <- B + nrow(Sh) / (nrow(Sh) - 1) * crossprod(sweep(Sh, 2, colMeans(Sh)))
+  }
+  expect_equal(unname(vcov(fs, full = TRUE)), unname(Ainv %*% B %*% Ainv), tolerance = 1e-10)
+})
+
+test_that("bad survey weights are clear errors", {
+  d <- pw_data()
+  fit <- function(...) glamm(y ~ x + (1 | school), data = d, family = binomial, ...)
+  d$neg <- d$wc
+  d$neg[3] <- -1
+  expect_error(fit(pweights = list(~ neg)), "negative")
+  d$na <- d$wc
+  d$na[3] <- NA
+  expect_error(fit(pweights = list(~ na)), "missing values")
+  d$inf <- d$wc
+  d$inf[3] <- Inf
+  expect_error(fit(pweights = list(~ inf)), "infinite")
+  expect_error(fit(pweights = list(school = ~ wc)), "constant within each")
+  expect_error(fit(pweights = list(class = ~ ws)), "valid names: school")
+  expect_error(fit(pweights = list(~ wc, ~ ws)), "more than one unnamed")
+  expect_error(fit(pweights = list("wc")), "one-sided formula")
+  expect_error(fit(pweights = ~ wc, method = "PQL"), "ML")
+  expect_error(fit(pweights = ~ ws, strata = ~ wc), "constant within each top-level")
+  set.seed(3)
+  d3 <- data.frame(top = rep(1:6, each = 8), mid = rep(1:24, each = 2), x = rnorm(48))
+  d3$y <- rnorm(48, d3$x + rnorm(6)[d3$top] + rnorm(24)[d3$mid])
+  d3$wm <- runif(24)[d3$mid]
+  expect_error(glamm(y ~ x + (1 | top / mid), data = d3, pweights = list(`mid:top` = ~ wm)),
+               "intermediate level")
+})
+
+test_that("profiles and bootstrap intervals refuse weighted fits", {
+  d <- pw_data()
+  f <- glamm(y ~ x + (1 | school), data = d, family = binomial, nAGQ = 7, pweights = ~ wc)
+  expect_error(confint(f, method = "profile"), "survey weights")
+  expect_error(profile(f), "survey weights")
+  # Wald intervals use the robust SEs
+  ci <- confint(f, parm = "x")
+  expect_equal(unname(ci[1, 2] - ci[1, 1]), unname(2 * qnorm(0.975) * sqrt(vcov(f)[2, 2])),
+               tolerance = 1e-10)
+})
