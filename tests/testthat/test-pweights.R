@@ -248,3 +248,44 @@ test_that("profiles and bootstrap intervals refuse weighted fits", {
   expect_equal(unname(ci[1, 2] - ci[1, 1]), unname(2 * qnorm(0.975) * sqrt(vcov(f)[2, 2])),
                tolerance = 1e-10)
 })
+
+test_that("row power weights of a gaussian fit equal glmmTMB's weights", {
+  skip_if_not_installed("glmmTMB")
+  d <- pw_data()
+  a <- glamm(yg ~ x + (1 | school), data = d, pweights = ~ wc, pweights.scale = "none")
+  b <- glmmTMB::glmmTMB(yg ~ x + (1 | school), data = d, weights = wc)
+  # observed: 7e-10 in the log-likelihood, 7e-6 relative in the estimates, 2e-6 in
+  # sigma (glmmTMB's optimizer stops earlier)
+  expect_equal(a$loglik, as.numeric(logLik(b)), tolerance = 1e-6)
+  expect_equal(unname(fixef(a)), unname(glmmTMB::fixef(b)$cond), tolerance = 1e-4)
+  expect_equal(a$sigma, sigma(b), tolerance = 1e-4)
+})
+
+test_that("three levels: integer row and top weights equal replication; sandwich", {
+  set.seed(11)
+  d <- data.frame(top = rep(1:10, each = 8), mid = rep(1:40, each = 2), x = rnorm(80))
+  d$y <- rnorm(80, d$x + rnorm(10)[d$top] + 0.7 * rnorm(40)[d$mid])
+  d$k <- sample(1:3, 80, TRUE)
+  d$kt <- rep(1:2, 5)[d$top]
+  f <- glamm(y ~ x + (1 | top / mid), data = d, pweights = list(~ k, top = ~ kt),
+             pweights.scale = "none")
+  rows <- unlist(lapply(1:10, function(j) {
+    rep(list(rep(which(d$top == j), d$k[d$top == j])), d$kt[d$top == j][1])
+  }))
+  copy <- unlist(lapply(1:10, function(j) {
+    rep(seq_len(d$kt[d$top == j][1]), each = sum(d$k[d$top == j]))
+  }))
+  dr <- d[rows, ]
+  dr$top <- paste(dr$top, copy)
+  dr$mid <- paste(dr$mid, copy)
+  fr <- glamm(y ~ x + (1 | top / mid), data = dr)
+  # observed: 0 at fixed parameters, 2e-12 in the estimates
+  expect_equal(as.numeric(loglik_function(f)(fr$par)), as.numeric(fr$loglik), tolerance = 1e-10)
+  expect_equal(f$par, fr$par, tolerance = 1e-5)
+  obj <- glamm:::fit_objective(f)
+  S <- attr(obj$loglik(unname(f$par), scores = TRUE), "scores")
+  Ainv <- solve(-f$hessian)
+  # observed: 6e-17
+  expect_equal(unname(vcov(f, full = TRUE)),
+               unname(Ainv %*% (10 / 9 * crossprod(S)) %*% Ainv), tolerance = 1e-10)
+})
