@@ -136,7 +136,8 @@
 #'   `ranef` at the top), `sigma` (residual SD of the gaussian, coefficient
 #'   of variation of the Gamma, theta of the nbinom2 family), `varcomp`
 #'   (variance components with delta-method SEs), `loglik`, `vcov_par`
-#'   (inverse observed information of all parameters) and `optinfo`
+#'   (inverse observed information of all parameters; for a fit with
+#'   `pweights` the sandwich, the model-based one being `vcov_model`) and `optinfo`
 #'   (optimizer record: iterations, final gradient, convergence).
 #'   Use the accessors rather than the components: [fixef()], [ranef()],
 #'   [VarCorr()], [vcov()], [logLik()], [summary.glamm()], [predict.glamm()],

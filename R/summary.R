@@ -92,7 +92,9 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   cat(sprintf("Generalized linear mixed model (%s, %s link)\n", x$family$family, x$family$link))
   cat("Fit by", approximation_label(x), "\n")
   print_call(x$formula, x$call)
-  if (is.finite(x$loglik)) {
+  if (!is.null(x$vcov_model)) {
+    cat(sprintf("survey weights: pseudo-log-likelihood %.4f; robust SE\n", x$loglik))
+  } else if (is.finite(x$loglik)) {
     cat(sprintf("log-likelihood: %.4f   AIC: %.2f   BIC: %.2f\n", x$loglik,
                 stats::AIC(x), stats::BIC(x)))
   }

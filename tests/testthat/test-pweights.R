@@ -289,3 +289,10 @@ test_that("three levels: integer row and top weights equal replication; sandwich
   expect_equal(unname(vcov(f, full = TRUE)),
                unname(Ainv %*% (10 / 9 * crossprod(S)) %*% Ainv), tolerance = 1e-10)
 })
+
+test_that("print() of a weighted fit gives the pseudo-log-likelihood without AIC", {
+  d <- pw_data()
+  f <- glamm(y ~ x + (1 | school), data = d, family = binomial, nAGQ = 7, pweights = ~ wc)
+  expect_output(print(f), "pseudo-log-likelihood")
+  expect_false(any(grepl("AIC", capture.output(print(f)))))
+})
