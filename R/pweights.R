@@ -163,6 +163,12 @@ survey_strata <- function(frame, levels) {
     stop("'strata' must be constant within each top-level cluster (",
          names(levels)[length(levels)], ")", call. = FALSE)
   }
+  per_stratum <- tapply(as.integer(top), s, function(x) length(unique(x)))
+  if (any(per_stratum < 2)) {
+    stop(sprintf(paste0("%d stratum/strata of 'strata' hold a single top-level cluster: the ",
+                        "sandwich needs at least two per stratum; merge such strata with ",
+                        "similar ones"), sum(per_stratum < 2)), call. = FALSE)
+  }
   s
 }
 

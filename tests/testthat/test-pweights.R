@@ -230,6 +230,8 @@ test_that("bad survey weights are clear errors", {
   expect_error(fit(pweights = list("wc")), "one-sided formula")
   expect_error(fit(pweights = ~ wc, method = "PQL"), "ML")
   expect_error(fit(pweights = ~ ws, strata = ~ wc), "constant within each top-level")
+  d$lone <- ifelse(d$school == 1, 0, 1)
+  expect_error(fit(pweights = ~ ws, strata = ~ lone), "single top-level cluster")
   set.seed(3)
   d3 <- data.frame(top = rep(1:6, each = 8), mid = rep(1:24, each = 2), x = rnorm(48))
   d3$y <- rnorm(48, d3$x + rnorm(6)[d3$top] + rnorm(24)[d3$mid])
