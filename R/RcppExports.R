@@ -25,8 +25,8 @@ cpp_count_eta_outside <- function(X, beta, offset, weights, trials, lo, hi) {
     .Call(`_glamm_cpp_count_eta_outside`, X, beta, offset, weights, trials, lo, hi)
 }
 
-cpp_model_new <- function(X, y, trials, weights, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree) {
-    .Call(`_glamm_cpp_model_new`, X, y, trials, weights, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree)
+cpp_model_new <- function(X, y, trials, weights, power, top_weight, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree) {
+    .Call(`_glamm_cpp_model_new`, X, y, trials, weights, power, top_weight, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree)
 }
 
 cpp_model_eval <- function(ptr, beta, Lambda, psi, gradient, scores) {

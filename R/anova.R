@@ -35,6 +35,11 @@ anova.glamm <- function(object, ...) {
     stop(sprintf("anova() compares glamm (or glm) fits; argument %d is a %s", which(!ok)[1],
                  class(fits[[which(!ok)[1]]])[1]), call. = FALSE)
   }
+  if (any(vapply(fits, function(f) !is.null(f$vcov_model), logical(1)))) {
+    stop("likelihood-ratio tests are not valid for fits with survey weights (pweights): the ",
+         "pseudo-log-likelihood is no likelihood; use Wald tests with the robust vcov(), ",
+         "e.g. car::linearHypothesis() or car::Anova()", call. = FALSE)
+  }
   if (any(vapply(fits, function(f) identical(f$method, "PQL"), logical(1)))) {
     stop("likelihood-ratio tests need maximum-likelihood fits: PQL has no likelihood",
          call. = FALSE)

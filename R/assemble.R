@@ -3,7 +3,7 @@
 # predictions of the random effects and the optimizer's record.
 
 assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset, family, nAGQ,
-                         control) {
+                         control, survey = NULL) {
   p <- ncol(X)
   nt <- objective$n_theta
   ne <- objective$n_extra
@@ -32,10 +32,17 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
   V[infinite, ] <- NA_real_
   V[, infinite] <- NA_real_
   dimnames(H) <- dimnames(V) <- list(par_names, par_names)
+  V_model <- V
+  weighted <- !is.null(survey$row) || !is.null(survey$top)
+  if (weighted && control$hessian) {
+    # Pseudo-likelihood: the sandwich, clustered at the top level (R/pweights.R).
+    V <- fit_sandwich(objective, opt$par, V, tree, levels, survey$strata)
+    dimnames(V) <- list(par_names, par_names)
+  }
   g <- opt$gradient
   free <- !at_bound & !infinite
-  newton_gain <- if (all(is.finite(V[free, free]))) {
-    0.5 * drop(crossprod(g[free], V[free, free] %*% g[free]))
+  newton_gain <- if (all(is.finite(V_model[free, free]))) {
+    0.5 * drop(crossprod(g[free], V_model[free, free] %*% g[free]))
   } else NA_real_
   converged <- if (is.finite(newton_gain)) newton_gain < control$grad.tol else opt$convergence == 0
   if (!converged) {
@@ -99,6 +106,8 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
                    nthreads = control$nthreads),
     control = control
   )
+  if (!is.null(survey)) out$survey <- survey
+  if (weighted) out$vcov_model <- V_model
   if (length(groups) == 1) out <- c(out, single_level_fields(groups[[1]]))
   out
 }

@@ -231,3 +231,18 @@ prepare_gamma_response <- function(y, weights, unit_weights, compact) {
   list(y = as.numeric(y), trials = ones, weights = if (unit_weights) ones else as.numeric(weights),
        constant = constant)
 }
+
+# The per-row terms of prepare_response()'s constant, from the engine-scale
+# response (y, trials, weights): survey weights (R/pweights.R) weight each
+# row's term by its power and top-cluster weights.
+constant_rows <- function(resp, family) {
+  n <- length(resp$y)
+  w <- resp$weights %||% rep(1, n)
+  switch(family$family,
+    binomial = if (is.null(resp$trials)) rep(0, n) else w * lchoose(resp$trials, resp$y),
+    poisson = ,
+    nbinom2 = -w * lgamma(resp$y + 1),
+    gaussian = ifelse(w > 0, 0.5 * log(pmax(w, .Machine$double.xmin)), 0),
+    Gamma = ifelse(w > 0, -log(resp$y), 0),
+    rep(0, n))
+}

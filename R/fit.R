@@ -41,6 +41,11 @@
 #'   `list(Z = , group = , pattern = , name = )` (`pattern` and `name`
 #'   optional). Every cluster of a finer factor must lie in one cluster of
 #'   each coarser factor. `nAGQ` may then be named by the levels' names.
+#' @param survey survey weights, as [glamm()] builds them from `pweights`:
+#'   `list(row = , top = , strata = )`, vectors with one value per
+#'   observation (or `NULL`): `row` the power of each row's density, `top`
+#'   the weight of its top-level cluster (constant within it), `strata` the
+#'   stratum of its top-level cluster (for the sandwich covariance).
 #' @return An object of class `glamm` (see [glamm()] for its components).
 #' @examples
 #' d <- pisa2000
@@ -56,7 +61,8 @@
 #' @export
 glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = NULL,
                       weights = NULL, offset = NULL, pattern = NULL, start = NULL,
-                      control = glamm_control(), method = c("ML", "PQL"), re = NULL) {
+                      control = glamm_control(), method = c("ML", "PQL"), re = NULL,
+                      survey = NULL) {
   family <- resolve_family(family)
   method <- match.arg(method)
   X <- as_design(X, "X")
@@ -79,6 +85,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   nAGQ <- resolve_nagq(nAGQ, levels, family, q)
   check_grid_size(nAGQ, q, tree$max_rows_top, control$nodes.max, control$workspace.max)
   if (method == "PQL") {
+    if (!is.null(survey)) stop("survey weights need method = \"ML\"", call. = FALSE)
     if (!family$family %in% c("binomial", "poisson")) {
       stop("PQL is for binomial and poisson responses", call. = FALSE)
     }
@@ -109,8 +116,12 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   }
 
   scaling <- design_scaling(X, centre = family$family != "ordinal")
+  # A weighted fit's sandwich (R/pweights.R) takes the scores on X's own scale.
+  if (!is.null(survey$row) || !is.null(survey$top)) {
+    scaling <- design_scaling(X[0, , drop = FALSE])
+  }
   objective <- build_objective(scaled_design(X, scaling), levels, resp, offset, family, nAGQ,
-                               control, tree)
+                               control, tree, survey = survey)
   objective$beta_to_engine <- function(beta) drop(scaling$to_internal %*% beta)
   par0 <- start_values(resp, X, levels, offset, family, start, objective)
   par0 <- map_par(par0, scaling$to_internal, ncol(X))
@@ -131,7 +142,8 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
     opt$infinite <- opt$infinite | constant_cluster_sd(opt$par, objective, levels, resp)
   }
   fit <- structure(
-    assemble_fit(objective, opt, X, levels, parents, tree, resp, offset, family, nAGQ, control),
+    assemble_fit(objective, opt, X, levels, parents, tree, resp, offset, family, nAGQ, control,
+                 survey),
     class = "glamm"
   )
   inf_beta <- names(fit$coefficients)[opt$infinite[seq_len(ncol(X))]]
@@ -469,8 +481,12 @@ strip_rownames <- function(M) {
 # The engine's model object for the data (rows sorted so that every cluster
 # of every level is a contiguous block) and the log-likelihood as a function
 # of the parameters. use_tree forces the nested integrator for one level.
+# Survey weights (R/pweights.R): survey = list(row = , top = ), per-row
+# vectors or NULL (1): row i's log f is raised to row[i], the log-likelihood
+# of each top cluster multiplied by its top weight; the response's constant
+# (constant_rows()) is weighted alike.
 build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
-                            tree = tree_order(levels), use_tree = FALSE) {
+                            tree = tree_order(levels), use_tree = FALSE, survey = NULL) {
   codes <- family_codes(family)
   # Data already sorted by cluster are passed as they are (no copy of X);
   # the engine numbers the clusters by the runs of each factor's codes.
@@ -483,13 +499,18 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
   })
   # NULL trials, weights (all 1) and offset (0) go as empty vectors.
   or_empty <- function(v) if (is.null(v)) numeric(0) else rows(as.numeric(v))
+  constant <- resp$constant
+  if (!is.null(survey$row) || !is.null(survey$top)) {
+    constant <- sum(constant_rows(resp, family) * (survey$row %||% 1) * (survey$top %||% 1))
+  }
   model <- cpp_model_new(rows(X), rows(resp$y), or_empty(resp$trials), or_empty(resp$weights),
-                         or_empty(offset), engine_levels, codes[["family"]],
+                         or_empty(survey$row), or_empty(survey$top), or_empty(offset),
+                         engine_levels, codes[["family"]],
                          codes[["link"]], length(resp$levels), as.integer(nAGQ),
                          control$nthreads, control$mode.tol, control$mode.maxit, use_tree)
   patterns <- lapply(levels, function(l) l$pattern)
   extra <- extra_parameters(family, resp$levels)
-  objective <- make_objective(model, ncol(X), patterns, extra, resp$constant)
+  objective <- make_objective(model, ncol(X), patterns, extra, constant)
   objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
   objective
 }

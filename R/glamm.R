@@ -93,6 +93,38 @@
 #'   maximum likelihood (compare with `lmer(..., REML = FALSE)`).
 #' @param verbose as in lme4: print the optimizer's progress every
 #'   `verbose` iterations (the `trace` setting of [glamm_control()]).
+#' @param pweights survey (sampling) weights: a one-sided formula, or a list
+#'   of them, evaluated in `data` (they follow `subset` and `na.action`). The
+#'   unnamed element gives each row's weight conditional on its cluster (the
+#'   inverse of its probability of selection within the cluster); an element
+#'   named by a grouping factor gives the weight of that factor's clusters
+#'   (constant within each cluster), e.g.
+#'   `pweights = list(~ w_student, id_school = ~ w_school)`. The fit then
+#'   maximizes the pseudo-log-likelihood
+#'   \eqn{\sum_k w_k \log \int \prod_i f(y_{ki} | u)^{p_{i|k}} \phi(u) du}{sum_k
+#'   w_k log int prod_i f(y_ki | u)^p_i|k phi(u) du} (Pfeffermann et al. 1998;
+#'   Rabe-Hesketh and Skrondal 2006), and [vcov()] and every standard error
+#'   are the sandwich (robust) ones, clustered at the top level. Weights are
+#'   available for the rows and the top level only: weights at an
+#'   intermediate level of a model with three or more levels are an error.
+#'   `weights` keeps its [stats::glm()] meaning (prior weights, numbers of
+#'   trials or precisions); both may be given, and the row's density with
+#'   its prior weight is then raised to the power of its survey weight.
+#'   The pseudo-log-likelihood is no likelihood: [anova()] refuses weighted
+#'   fits (use Wald tests, e.g. from [vcov()]).
+#' @param pweights.scale how the row weights are scaled within each
+#'   innermost cluster: `"size"` (default) to sum to the cluster's number of
+#'   rows, `"effective"` to its effective size \eqn{(\sum w)^2 / \sum w^2}{(sum
+#'   w)^2 / sum(w^2)} (methods 1 and 2 of Rabe-Hesketh and Skrondal 2006),
+#'   `"none"` to leave them as given. Unscaled weights bias the variance
+#'   components, because the row weights act as replication inside each
+#'   cluster's integral; scaling removes most of that bias. It remains
+#'   noticeable when clusters are small (a few rows) and the weights
+#'   informative: compare `"size"` and `"effective"` then. Scaling makes the
+#'   fit invariant to multiplying a cluster's row weights by a constant.
+#' @param strata optional one-sided formula giving the sampling stratum of
+#'   each top-level cluster (constant within it): the sandwich then uses
+#'   stratum-centred scores with the factors \eqn{J_h / (J_h - 1)}.
 #' @param mustart,etastart optional start values for the conditional means
 #'   or the linear predictor, one per row, as in [stats::glm()] and lme4: the
 #'   start of the fixed effects is their least-squares fit.
@@ -104,7 +136,8 @@
 #'   `ranef` at the top), `sigma` (residual SD of the gaussian, coefficient
 #'   of variation of the Gamma, theta of the nbinom2 family), `varcomp`
 #'   (variance components with delta-method SEs), `loglik`, `vcov_par`
-#'   (inverse observed information of all parameters) and `optinfo`
+#'   (inverse observed information of all parameters; for a fit with
+#'   `pweights` the sandwich, the model-based one being `vcov_model`) and `optinfo`
 #'   (optimizer record: iterations, final gradient, convergence).
 #'   Use the accessors rather than the components: [fixef()], [ranef()],
 #'   [VarCorr()], [vcov()], [logLik()], [summary.glamm()], [predict.glamm()],
@@ -123,8 +156,14 @@
 glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights, offset,
                   subset, na.action, start = NULL, control = glamm_control(),
                   contrasts = NULL, method = c("ML", "PQL"), REML = FALSE, verbose = 0L,
-                  mustart, etastart) {
+                  mustart, etastart, pweights = NULL,
+                  pweights.scale = c("size", "effective", "none"), strata = NULL) {
   call <- match.call(expand.dots = FALSE)
+  pweights.scale <- match.arg(pweights.scale)
+  if (!is.null(pweights)) pweights <- check_pweights_spec(pweights)
+  if (!is.null(strata) && (!inherits(strata, "formula") || length(strata) != 2)) {
+    stop("'strata' must be a one-sided formula such as ~ stratum", call. = FALSE)
+  }
   method <- match.arg(method)
   family <- resolve_family(family)
   if (!identical(REML, FALSE)) {
@@ -149,7 +188,10 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
                             "etastart"), names(call), 0L))]
   mf$formula <- frame_formula
   mf$drop.unused.levels <- TRUE
-  mf$na.action <- shared_na_action(if (missing(na.action)) NULL else na.action)
+  mf$na.action <- shared_na_action(if (missing(na.action)) NULL else na.action,
+                                   survey_columns(pweights, strata))
+  mf <- add_pweights_to_frame_call(mf, pweights)
+  if (!is.null(strata)) mf$.strata <- strata[[2]]
   mf[[1L]] <- quote(stats::model.frame)
   frame <- tryCatch(eval(mf, parent.frame()), error = function(e) {
     msg <- conditionMessage(e)
@@ -187,8 +229,11 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
     beta[is.na(beta)] <- 0
     start <- c(list(beta = beta), start[setdiff(names(start), "beta")])
   }
+  survey <- if (!is.null(pweights)) survey_weights(frame, pweights, re_levels, pweights.scale)
+  if (!is.null(strata)) survey$strata <- survey_strata(frame, re_levels)
   fit <- glamm.fit(y, X, re = re, family = family, nAGQ = nAGQ, weights = weights,
-                   offset = offset, start = start, control = control, method = method)
+                   offset = offset, start = start, control = control, method = method,
+                   survey = survey)
   fit$call <- call
   fit$formula <- formula
   fit$terms <- fixed_terms
@@ -226,10 +271,19 @@ linear_predictor_start <- function(frame, family, offset) {
 # na.omit() and na.exclude() subset the frame even when no row is dropped,
 # which copies every column of the data; when there is nothing to drop, the
 # frame keeps the data's columns (no copy).
-shared_na_action <- function(na.action) {
+# Missing survey weights or strata (the frame's columns `survey`) are an
+# error rather than dropped rows.
+shared_na_action <- function(na.action, survey = character(0)) {
   action <- na.action %||% getOption("na.action") %||% "na.omit"
   action <- match.fun(action)
   function(object, ...) {
+    for (k in seq_along(survey)) {
+      col <- object[[survey[[k]]]]
+      if (!is.null(col) && anyNA(col)) {
+        stop(sprintf("the survey weights or strata '%s' have missing values", names(survey)[k]),
+             call. = FALSE)
+      }
+    }
     complete <- all(vapply(object, function(col) !anyNA(col), NA))
     if (complete) object else action(object, ...)
   }

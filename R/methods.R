@@ -15,6 +15,14 @@
 #'   the free entries `theta` of the covariance factor and `log(sigma)` for
 #'   the gaussian, `log(shape)` for the Gamma and `log(theta)` for the
 #'   nbinom2 family), the inverse observed information.
+#' @param type for `vcov()`: `NULL` (default) the fit's own covariance, the
+#'   sandwich (robust) one for a fit with survey weights (`pweights` of
+#'   [glamm()]) and the model-based one (inverse observed information)
+#'   otherwise; `"model"` the model-based one; `"sandwich"` the sandwich
+#'   \eqn{A^{-1} B A^{-1}}{A^-1 B A^-1}, with A the observed information and
+#'   \eqn{B = J/(J-1) \sum_k s_k s_k'}{B = J/(J-1) sum_k s_k s_k'} from the
+#'   scores of the J top-level clusters (by stratum, with centred scores,
+#'   when the fit has `strata`), also for unweighted fits.
 #' @param ... not used.
 #' @return See the description; `logLik()` returns a `logLik` object, so
 #'   [stats::AIC()] and [stats::BIC()] work.
@@ -53,8 +61,27 @@ coef.glamm <- function(object, ...) {
 
 #' @rdname glamm-accessors
 #' @export
-vcov.glamm <- function(object, full = FALSE, ...) {
-  if (full) object$vcov_par else object$vcov_beta
+vcov.glamm <- function(object, full = FALSE, type = NULL, ...) {
+  if (is.null(type)) return(if (full) object$vcov_par else object$vcov_beta)
+  weighted <- !is.null(object$vcov_model)
+  V <- {
+    type <- match.arg(type, c("model", "sandwich"))
+    if (type == "model") {
+      object$vcov_model %||% object$vcov_par
+    } else if (weighted) {
+      object$vcov_par
+    } else {
+      if (!identical(object$method, "ML")) {
+        stop("the sandwich covariance needs a fit by maximum likelihood", call. = FALSE)
+      }
+      obj <- fit_objective(object)
+      out <- fit_sandwich(obj, object$par, object$vcov_par, obj$tree, obj$levels,
+                          object$survey$strata)
+      dimnames(out) <- dimnames(object$vcov_par)
+      out
+    }
+  }
+  if (full) V else V[seq_along(object$coefficients), seq_along(object$coefficients), drop = FALSE]
 }
 
 #' @rdname glamm-accessors

@@ -26,6 +26,20 @@
 #' f(c(coef(g), 0)) - logLik(g)      # 0: at zero variance, the glm
 #' @export
 loglik_function <- function(object, nAGQ = object$nAGQ) {
+  objective <- fit_objective(object, nAGQ)
+  npar <- length(object$par)
+  function(par, gradient = FALSE) {
+    if (length(par) != npar) {
+      stop(sprintf("'par' must have %d values: %s", npar, paste(names(object$par), collapse = ", ")),
+           call. = FALSE)
+    }
+    objective$loglik(as.numeric(par), gradient)
+  }
+}
+
+# The engine's objective (R/fit.R make_objective) of a fit's model and data,
+# with its survey weights, and the levels and their row order (tree).
+fit_objective <- function(object, nAGQ = object$nAGQ) {
   dd <- fit_data(object)
   resp <- list(y = dd$y, trials = dd$trials, weights = dd$weights, constant = dd$constant,
                levels = object$levels)
@@ -38,13 +52,8 @@ loglik_function <- function(object, nAGQ = object$nAGQ) {
   check_grid_size(K, q, tree$max_rows_top, object$control$nodes.max %||% 1e6,
                   object$control$workspace.max %||% 2e9)
   objective <- build_objective(dd$X, levels, resp, dd$offset, object$family, K, object$control,
-                               tree)
-  npar <- length(object$par)
-  function(par, gradient = FALSE) {
-    if (length(par) != npar) {
-      stop(sprintf("'par' must have %d values: %s", npar, paste(names(object$par), collapse = ", ")),
-           call. = FALSE)
-    }
-    objective$loglik(as.numeric(par), gradient)
-  }
+                               tree, survey = object$survey)
+  objective$tree <- tree
+  objective$levels <- levels
+  objective
 }

@@ -245,6 +245,7 @@ confint_profile <- function(object, parm, level) {
 #' }
 #' @export
 profile.glamm <- function(fitted, which = NULL, alphamax = 0.01, npts = 8, ...) {
+  refuse_weighted(fitted, "likelihood profiles")
   targets <- select_targets(profile_targets(fitted), which)
   f <- loglik_function(fitted)
   z_max <- stats::qnorm(1 - alphamax / 2)

@@ -96,7 +96,9 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   cat(sprintf("Generalized linear mixed model (%s, %s link)\n", x$family$family, x$family$link))
   cat("Fit by", approximation_label(x), "\n")
   print_call(x$formula, x$call)
-  if (is.finite(x$loglik)) {
+  if (!is.null(x$vcov_model)) {
+    cat(sprintf("survey weights: pseudo-log-likelihood %.4f; robust SE\n", x$loglik))
+  } else if (is.finite(x$loglik)) {
     cat(sprintf("log-likelihood: %.4f   AIC: %.2f   BIC: %.2f\n", x$loglik,
                 stats::AIC(x), stats::BIC(x)))
   }
@@ -169,7 +171,8 @@ summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, ...) {
     nobs = object$nobs, ngroups = object$ngroups, group_name = names(re_groups(object)),
     family = object$family, formula = object$formula, approximation = approximation_label(object),
     optinfo = object$optinfo, exponentiate = exponentiate, sigma = object$sigma,
-    call = object$call, residuals = scaled_residuals(object)
+    call = object$call, residuals = scaled_residuals(object),
+    weighted = !is.null(object$vcov_model)
   ), class = "summary.glamm")
 }
 
@@ -195,7 +198,10 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
   cat("Fit by", x$approximation, "\n")
   print_call(x$formula, x$call)
   cat("\n")
-  if (is.finite(x$loglik)) {
+  if (isTRUE(x$weighted)) {
+    cat(sprintf("Survey weights: pseudo-log-likelihood %s; robust SE (sandwich, clustered %s)\n\n",
+                format(x$loglik, digits = digits + 3), "at the top level"))
+  } else if (is.finite(x$loglik)) {
     print(c(logLik = x$loglik, AIC = x$AIC, BIC = x$BIC), digits = digits + 3)
     cat("\n")
   }
@@ -203,10 +209,12 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
   cat("Random effects:\n")
   print(x$VarCorr, digits = digits)
   cat(clusters_line(x$nobs, x$group_name, x$ngroups), "\n", sep = "")
-  cat("\nVariance components (delta-method SEs):\n")
+  cat(if (isTRUE(x$weighted)) "\nVariance components (delta-method robust SEs):\n" else
+    "\nVariance components (delta-method SEs):\n")
   print(as.matrix(x$varcomp), digits = digits)
   tab <- x$coefficients
-  cat("\nFixed effects:", if (nrow(tab) == 0) " none", "\n", sep = "")
+  cat("\nFixed effects", if (isTRUE(x$weighted)) " (robust SE)", ":",
+      if (nrow(tab) == 0) " none", "\n", sep = "")
   if (nrow(tab)) stats::printCoefmat(tab[, 1:4, drop = FALSE], digits = digits, has.Pvalue = TRUE)
   if (x$exponentiate) {
     cat("\n")
@@ -277,6 +285,7 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
 confint.glamm <- function(object, parm, level = 0.95, method = c("Wald", "profile", "boot"),
                           nsim = 500, seed = NULL, progress = interactive(), cl = NULL, ...) {
   method <- match.arg(method)
+  if (method != "Wald") refuse_weighted(object, paste0("method = \"", method, "\" intervals"))
   if (!is.numeric(level) || length(level) != 1 || !(level > 0 && level < 1)) {
     stop("'level' must be a number between 0 and 1", call. = FALSE)
   }

@@ -83,8 +83,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_model_new
-SEXP cpp_model_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP offset, Rcpp::List levels, int family, int link, int n_categories, Rcpp::IntegerVector nAGQ, int n_threads, double mode_tol, int mode_maxit, bool use_tree);
-RcppExport SEXP _glamm_cpp_model_new(SEXP XSEXP, SEXP ySEXP, SEXP trialsSEXP, SEXP weightsSEXP, SEXP offsetSEXP, SEXP levelsSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP n_categoriesSEXP, SEXP nAGQSEXP, SEXP n_threadsSEXP, SEXP mode_tolSEXP, SEXP mode_maxitSEXP, SEXP use_treeSEXP) {
+SEXP cpp_model_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP power, SEXP top_weight, SEXP offset, Rcpp::List levels, int family, int link, int n_categories, Rcpp::IntegerVector nAGQ, int n_threads, double mode_tol, int mode_maxit, bool use_tree);
+RcppExport SEXP _glamm_cpp_model_new(SEXP XSEXP, SEXP ySEXP, SEXP trialsSEXP, SEXP weightsSEXP, SEXP powerSEXP, SEXP top_weightSEXP, SEXP offsetSEXP, SEXP levelsSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP n_categoriesSEXP, SEXP nAGQSEXP, SEXP n_threadsSEXP, SEXP mode_tolSEXP, SEXP mode_maxitSEXP, SEXP use_treeSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -92,6 +92,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< SEXP >::type y(ySEXP);
     Rcpp::traits::input_parameter< SEXP >::type trials(trialsSEXP);
     Rcpp::traits::input_parameter< SEXP >::type weights(weightsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type power(powerSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type top_weight(top_weightSEXP);
     Rcpp::traits::input_parameter< SEXP >::type offset(offsetSEXP);
     Rcpp::traits::input_parameter< Rcpp::List >::type levels(levelsSEXP);
     Rcpp::traits::input_parameter< int >::type family(familySEXP);
@@ -102,7 +104,7 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< double >::type mode_tol(mode_tolSEXP);
     Rcpp::traits::input_parameter< int >::type mode_maxit(mode_maxitSEXP);
     Rcpp::traits::input_parameter< bool >::type use_tree(use_treeSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_model_new(X, y, trials, weights, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree));
+    rcpp_result_gen = Rcpp::wrap(cpp_model_new(X, y, trials, weights, power, top_weight, offset, levels, family, link, n_categories, nAGQ, n_threads, mode_tol, mode_maxit, use_tree));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -169,7 +171,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_crossprod", (DL_FUNC) &_glamm_cpp_crossprod, 1},
     {"_glamm_cpp_column_moments", (DL_FUNC) &_glamm_cpp_column_moments, 1},
     {"_glamm_cpp_count_eta_outside", (DL_FUNC) &_glamm_cpp_count_eta_outside, 7},
-    {"_glamm_cpp_model_new", (DL_FUNC) &_glamm_cpp_model_new, 14},
+    {"_glamm_cpp_model_new", (DL_FUNC) &_glamm_cpp_model_new, 16},
     {"_glamm_cpp_model_eval", (DL_FUNC) &_glamm_cpp_model_eval, 6},
     {"_glamm_cpp_model_posterior", (DL_FUNC) &_glamm_cpp_model_posterior, 4},
     {"_glamm_cpp_run_codes", (DL_FUNC) &_glamm_cpp_run_codes, 2},

@@ -7,6 +7,8 @@
 //   gaussian  l = [w > 0] (-log(2 pi)/2 - psi) - w (y - eta)^2 / (2 exp(2 psi))
 //             (psi = log sigma; w log(w)/2 added in R)
 //   Gamma, nbinom2: family_gamma_nb.cpp
+// A row's pseudo-likelihood power weight p (survey weights) multiplies its
+// whole log f: see family_power.h.
 #ifndef GLAMM_FAMILY_H
 #define GLAMM_FAMILY_H
 
@@ -14,20 +16,23 @@
 
 namespace glamm {
 
-// One observation's response: y, trials n (binomial) and prior weight w.
+// One observation's response: y, trials n (binomial), prior weight w and
+// power weight p (1 unless survey weights are given).
 struct Response {
-  double y, n, w;
+  double y, n, w, p;
 };
 
 // The responses of a block of rows, read in place from three columns (R's
 // vectors): r[i] is row i of the block, r + s the block from its row s on.
 // Trials and weights that are 1 on every row are one value read with step 0.
 struct Responses {
-  const double *y = nullptr, *n = nullptr, *w = nullptr;
-  int n_step = 1, w_step = 1;
-  Response operator[](int i) const { return {y[i], n[i * n_step], w[i * w_step]}; }
+  const double *y = nullptr, *n = nullptr, *w = nullptr, *p = nullptr;
+  int n_step = 1, w_step = 1, p_step = 1;
+  Response operator[](int i) const {
+    return {y[i], n[i * n_step], w[i * w_step], p[i * p_step]};
+  }
   Responses operator+(int s) const {
-    return {y + s, n + s * n_step, w + s * w_step, n_step, w_step};
+    return {y + s, n + s * n_step, w + s * w_step, p + s * p_step, n_step, w_step, p_step};
   }
   Responses from(int s) const { return *this + s; }
 };

@@ -158,9 +158,12 @@ int cpp_count_eta_outside(SEXP X, Rcpp::NumericVector beta, SEXP offset, SEXP we
 
 // levels: list of list(Z = n x q_l matrix, node = integer cluster codes, a
 // cluster being a run of equal codes in the sorted rows). trials, weights
-// and offset may be empty (1, 1 and 0 on every row).
+// and offset may be empty (1, 1 and 0 on every row); so may the survey
+// weights power (row powers of log f) and top_weight (per row, constant in
+// each top cluster), which are then 1.
 // [[Rcpp::export]]
-SEXP cpp_model_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP offset, Rcpp::List levels,
+SEXP cpp_model_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP power, SEXP top_weight,
+                   SEXP offset, Rcpp::List levels,
                    int family, int link, int n_categories, Rcpp::IntegerVector nAGQ,
                    int n_threads, double mode_tol, int mode_maxit, bool use_tree) {
   const int n = Rf_nrows(X);
@@ -178,11 +181,12 @@ SEXP cpp_model_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP offset, Rcpp:
   std::vector<int> K(nAGQ.begin(), nAGQ.end());
   glamm::Model* model = new glamm::Model(
       matrix_map(X, n, "X"), vector_map(y, n, "y"), vector_map(trials, n, "trials", true),
-      vector_map(weights, n, "weights", true), vector_map(offset, n, "offset", true), lev, family,
-      link, n_categories, K, n_threads < 1 ? 1 : n_threads, ctl, use_tree);
+      vector_map(weights, n, "weights", true), vector_map(power, n, "power", true),
+      vector_map(top_weight, n, "top_weight", true), vector_map(offset, n, "offset", true), lev,
+      family, link, n_categories, K, n_threads < 1 ? 1 : n_threads, ctl, use_tree);
   // The R vectors the maps point into are kept alive with the pointer.
   std::vector<SEXP> storage;
-  for (SEXP v : {X, y, trials, weights, offset}) keep_storage(v, storage);
+  for (SEXP v : {X, y, trials, weights, power, top_weight, offset}) keep_storage(v, storage);
   for (R_xlen_t l = 0; l < levels.size(); ++l) {
     Rcpp::List item = levels[l];
     keep_storage(item["Z"], storage);

@@ -1,8 +1,11 @@
 // Sum over top-level clusters of the AGHQ log-likelihood and its gradient:
-//   log L = sum_k log L_k,   d log L / d theta = sum_k s_k,
-// where the score s_k of top cluster k comes from its integrator's adjoints
-// (ebar, Tbar, psibar) through the parameter layer (design.h).
+//   log L = sum_k w_k log L_k,   d log L / d theta = sum_k w_k s_k,
+// (w_k = 1 unless top-level survey weights are given; row power weights are
+// inside log L_k, family_power.h), where the score s_k of top cluster k
+// comes from its integrator's adjoints (ebar, Tbar, psibar) through the
+// parameter layer (design.h).
 #include "likelihood.h"
+#include "family_power.h"
 #include "interrupt.h"
 #include "threads.h"
 
@@ -29,6 +32,7 @@ std::vector<Eigen::Map<const MatrixXd> > level_maps(const std::vector<LevelData>
 
 Model::Model(const Eigen::Map<const MatrixXd>& X, const Eigen::Map<const VectorXd>& y,
              const Eigen::Map<const VectorXd>& trials, const Eigen::Map<const VectorXd>& weights,
+             const Eigen::Map<const VectorXd>& power, const Eigen::Map<const VectorXd>& top_weight,
              const Eigen::Map<const VectorXd>& offset, const std::vector<LevelData>& levels,
              int family, int link, int n_categories, const std::vector<int>& n_agq,
              int n_threads, const ModeControl& ctl, bool use_tree)
@@ -36,8 +40,8 @@ Model::Model(const Eigen::Map<const MatrixXd>& X, const Eigen::Map<const VectorX
       n_threads_(n_threads), ctl_(ctl) {
   const int n = design_.n(), L = design_.n_levels();
   // Empty trials or weights are 1 on every row.
-  if (y.size() != n || (trials.size() != n && trials.size() != 0) ||
-      (weights.size() != n && weights.size() != 0))
+  auto bad = [n](const Eigen::Map<const VectorXd>& v) { return v.size() != n && v.size() != 0; };
+  if (y.size() != n || bad(trials) || bad(weights) || bad(power) || bad(top_weight))
     throw std::invalid_argument("X, Z, y, trials, weights and offset must have the same rows");
   if (static_cast<int>(n_agq.size()) != L)
     throw std::invalid_argument("one number of quadrature points per level is needed");
@@ -54,8 +58,11 @@ Model::Model(const Eigen::Map<const MatrixXd>& X, const Eigen::Map<const VectorX
   shape_.build(code, n, q);
   static const double one = 1.0;
   const bool unit_trials = trials.size() == 0, unit_weights = weights.size() == 0;
+  const bool unit_power = power.size() == 0;
   response_ = {y.data(), unit_trials ? &one : trials.data(), unit_weights ? &one : weights.data(),
-               unit_trials ? 0 : 1, unit_weights ? 0 : 1};
+               unit_power ? &one : power.data(), unit_trials ? 0 : 1, unit_weights ? 0 : 1,
+               unit_power ? 0 : 1};
+  if (!unit_power) family_ = make_power_weighted(std::move(family_));
   tree_ = use_tree || L > 1;
   if (tree_) {
     grids_.build(shape_, K);
@@ -74,6 +81,10 @@ Model::Model(const Eigen::Map<const MatrixXd>& X, const Eigen::Map<const VectorX
   for (int d = 0; d < L; ++d) u_warm_[d] = MatrixXd::Zero(q[d], shape_.n_nodes(d));
   score_.resize(design_.n_score() + family_->n_extra(), nt);
   ll_top_.resize(nt);
+  if (top_weight.size() > 0) {
+    top_weight_.resize(nt);
+    for (int k = 0; k < nt; ++k) top_weight_(k) = top_weight(shape_.row_start[0][k]);
+  }
 }
 
 int Model::eval(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const VectorXd& psi,
@@ -201,6 +212,10 @@ int Model::run(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const 
       if (want_grad)
         design_.backward(s, m, wk.ebar.data(), tree_ ? wk.Tbar.topRows(m) : wk.cw.Tbar.topRows(m),
                          sc.data());
+      if (top_weight_.size() > 0) {
+        ll_top_(k) *= top_weight_(k);
+        sc *= top_weight_(k);
+      }
       if (post) store_posterior(k, tree_ ? &wk.tp : nullptr, co, post);
     }
   }, [&] { return interrupt.requested(); });

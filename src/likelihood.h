@@ -44,10 +44,15 @@ struct LevelData {
 
 class Model {
  public:
-  // trials, weights and offset may be empty: 1, 1 and 0 on every row.
+  // trials, weights and offset may be empty: 1, 1 and 0 on every row. Survey
+  // weights: power (row i's log f is multiplied by power_i) and top_weight
+  // (per row, constant within each top cluster: its log L_k is multiplied by
+  // it), empty when absent.
   Model(const Eigen::Map<const Eigen::MatrixXd>& X, const Eigen::Map<const Eigen::VectorXd>& y,
         const Eigen::Map<const Eigen::VectorXd>& trials,
         const Eigen::Map<const Eigen::VectorXd>& weights,
+        const Eigen::Map<const Eigen::VectorXd>& power,
+        const Eigen::Map<const Eigen::VectorXd>& top_weight,
         const Eigen::Map<const Eigen::VectorXd>& offset, const std::vector<LevelData>& levels,
         int family, int link, int n_categories, const std::vector<int>& n_agq, int n_threads,
         const ModeControl& ctl, bool use_tree);
@@ -69,7 +74,7 @@ class Model {
   void store_posterior(int k, const TreePosterior* tp, const ClusterOut& co, Posterior* post) const;
 
   Design design_;
-  Responses response_;  // maps of R's y, trials and weights
+  Responses response_;  // maps of R's y, trials, weights and power weights
   std::unique_ptr<Family> family_;
   TreeShape shape_;
   bool tree_;           // the nested integrator (else the one-level fast path)
@@ -81,6 +86,7 @@ class Model {
   std::vector<Eigen::MatrixXd> u_warm_;  // per depth: q_d x n_d, last modes
   Eigen::MatrixXd score_;                // (n_score + n_extra) x n_top
   Eigen::VectorXd ll_top_;
+  Eigen::VectorXd top_weight_;  // per top cluster; empty: all 1
 };
 
 }  // namespace glamm
