@@ -1,0 +1,107 @@
+# The engine's model object for the data and the log-likelihood as a function
+# of the parameters (with the typical sizes that scale the optimizer).
+
+# The engine's model object for the data (rows sorted so that every cluster
+# of every level is a contiguous block) and the log-likelihood as a function
+# of the parameters. use_tree forces the nested integrator for one level.
+# Survey weights (R/pweights.R): survey = list(row = , top = ), per-row
+# vectors or NULL (1): row i's log f is raised to row[i], the log-likelihood
+# of each top cluster multiplied by its top weight; the response's constant
+# (constant_rows()) is weighted alike.
+build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
+                            tree = tree_order(levels), use_tree = FALSE, survey = NULL) {
+  codes <- family_codes(family)
+  # Data already sorted by cluster are passed as they are (no copy of X);
+  # the engine numbers the clusters by the runs of each factor's codes.
+  ord <- tree$order
+  rows <- function(v) {
+    if (is.null(ord)) v else if (is.matrix(v)) v[ord, , drop = FALSE] else v[ord]
+  }
+  engine_levels <- lapply(levels, function(l) {
+    list(Z = rows(l$Z), node = rows(level_factor(l)))
+  })
+  # NULL trials, weights (all 1) and offset (0) go as empty vectors.
+  or_empty <- function(v) if (is.null(v)) numeric(0) else rows(as.numeric(v))
+  constant <- resp$constant
+  if (!is.null(survey$row) || !is.null(survey$top)) {
+    constant <- sum(constant_rows(resp, family) * (survey$row %||% 1) * (survey$top %||% 1))
+  }
+  model <- cpp_model_new(rows(X), rows(resp$y), or_empty(resp$trials), or_empty(resp$weights),
+                         or_empty(survey$row), or_empty(survey$top), or_empty(offset),
+                         engine_levels, codes[["family"]],
+                         codes[["link"]], length(resp$levels), as.integer(nAGQ),
+                         control$nthreads, control$mode.tol, control$mode.maxit, use_tree)
+  patterns <- lapply(levels, function(l) l$pattern)
+  extra <- extra_parameters(family, resp$levels)
+  objective <- make_objective(model, ncol(X), patterns, extra, constant)
+  objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
+  objective
+}
+
+# A typical magnitude of each parameter, from the scales of the covariates
+# (and of the response for the gaussian family): it sets the optimizer's
+# scaling and the finite-difference steps of the Hessian, so that a covariate
+# measured in millions is handled like one measured in units.
+typical_sizes <- function(X, levels, resp, family, n_extra) {
+  rms <- function(M) {
+    r <- sqrt(diag(cpp_crossprod(M)) / nrow(M))
+    ifelse(r > 0, r, 1)
+  }
+  s_y <- if (family$family == "gaussian" ||
+             (family$family == "Gamma" && family$link == "identity")) {
+    sd_y <- stats::sd(resp$y)
+    if (is.finite(sd_y) && sd_y > 0) sd_y else 1
+  } else if (family$family == "Gamma" && family$link == "inverse") {
+    1 / mean(resp$y)
+  } else 1
+  theta <- lapply(levels, function(l) (s_y / rms(l$Z))[row(l$pattern)[l$pattern]])
+  c(s_y / rms(X), unlist(theta), rep(1, n_extra))
+}
+
+# The log-likelihood as a function of par = (beta, theta_1, ..., theta_L, psi)
+# (levels innermost first), with its exact gradient and, on request, the
+# per-top-cluster scores (rows sum to the gradient); psi is log(sigma) for the
+# gaussian family.
+make_objective <- function(model, p, patterns, extra, constant) {
+  nt <- vapply(patterns, sum, 1L)
+  ne <- extra$n
+  theta_end <- p + cumsum(nt)
+  unpack <- function(par) {
+    lambda <- lapply(seq_along(patterns), function(l) {
+      theta_to_lambda(par[theta_end[l] - nt[l] + seq_len(nt[l])], patterns[[l]])
+    })
+    list(beta = par[seq_len(p)], lambda = lambda, psi = par[p + sum(nt) + seq_len(ne)])
+  }
+  # Columns of the engine's score matrix that hold the free entries of Lambda.
+  free_cols <- unlist(lapply(seq_along(patterns), function(l) {
+    p + sum(nrow_sq(patterns)[seq_len(l - 1)]) + which(patterns[[l]])
+  }))
+  loglik <- function(par, gradient = FALSE, scores = FALSE) {
+    u <- unpack(par)
+    psi <- extra$to_engine(u$psi)
+    r <- cpp_model_eval(model, u$beta, u$lambda, psi, gradient || scores, scores)
+    value <- r$loglik + constant
+    ok <- r$n_fail == 0
+    if (gradient) {
+      attr(value, "gradient") <- if (ok) {
+        c(r$grad_beta, unlist(Map(function(g, pat) g[pat], r$grad_lambda, patterns)),
+          extra$chain(u$psi, r$grad_psi))
+      } else {
+        rep(NA_real_, length(par))
+      }
+    }
+    if (scores && ok) {
+      S <- r$scores
+      psi_cols <- ncol(S) - ne + seq_len(ne)
+      psi_part <- matrix(0, nrow(S), ne)
+      for (k in seq_len(nrow(S))) psi_part[k, ] <- extra$chain(u$psi, S[k, psi_cols])
+      attr(value, "scores") <- cbind(S[, c(seq_len(p), free_cols), drop = FALSE], psi_part)
+    }
+    value
+  }
+  list(loglik = loglik, unpack = unpack, model = model, beta_to_engine = identity, p = p,
+       n_theta = sum(nt),
+       n_theta_level = nt, n_extra = ne, extra = extra, patterns = patterns)
+}
+
+nrow_sq <- function(patterns) vapply(patterns, function(x) nrow(x)^2, 1)
