@@ -37,6 +37,22 @@ cpp_model_posterior <- function(ptr, beta, Lambda, psi) {
     .Call(`_glamm_cpp_model_posterior`, ptr, beta, Lambda, psi)
 }
 
+cpp_sparse_new <- function(X, y, trials, weights, offset, levels, family, link, n_categories, n_threads, mode_tol, mode_maxit) {
+    .Call(`_glamm_cpp_sparse_new`, X, y, trials, weights, offset, levels, family, link, n_categories, n_threads, mode_tol, mode_maxit)
+}
+
+cpp_sparse_eval <- function(ptr, beta, Lambda, psi, gradient, scores) {
+    .Call(`_glamm_cpp_sparse_eval`, ptr, beta, Lambda, psi, gradient, scores)
+}
+
+cpp_sparse_posterior <- function(ptr, beta, Lambda, psi) {
+    .Call(`_glamm_cpp_sparse_posterior`, ptr, beta, Lambda, psi)
+}
+
+cpp_selected_inverse <- function(H) {
+    .Call(`_glamm_cpp_selected_inverse`, H)
+}
+
 cpp_run_codes <- function(codes_, ord) {
     .Call(`_glamm_cpp_run_codes`, codes_, ord)
 }

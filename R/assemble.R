@@ -64,8 +64,7 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
   psi <- unname(par[p + nt + seq_len(ne)])
   varcomp <- variance_components(levels, objective, par, V, p, gaussian)
 
-  post <- cpp_model_posterior(objective$model, objective$beta_to_engine(beta), u$lambda,
-                              extra$to_engine(psi))
+  post <- objective$posterior(objective$beta_to_engine(beta), u$lambda, extra$to_engine(psi))
   groups <- lapply(seq_along(levels), function(l) {
     lev <- levels[[l]]
     lambda <- u$lambda[[l]]
@@ -80,8 +79,11 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
          ranef = eb)
   })
   names(groups) <- names(levels)
-  top_loglik <- stats::setNames(post$loglik, levels(levels[[length(levels)]]$group)[
-    tree$cluster[[length(levels)]]])
+  # A crossed design has one log-likelihood, not one per top-level cluster.
+  top_loglik <- if (isTRUE(tree$sparse)) post$loglik else {
+    stats::setNames(post$loglik, levels(levels[[length(levels)]]$group)[
+      tree$cluster[[length(levels)]]])
+  }
 
   out <- list(
     coefficients = beta,

@@ -80,10 +80,14 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
     stop(sprintf("%d random effects per cluster: at most 10 are supported", max(q)), call. = FALSE)
   }
   control <- as_glamm_control(control)
-  parents <- check_nesting(levels)
-  tree <- tree_order(levels)
-  nAGQ <- resolve_nagq(nAGQ, levels, family, q)
-  check_grid_size(nAGQ, q, tree$max_rows_top, control$nodes.max, control$workspace.max)
+  re_structure <- random_structure(levels, nAGQ, family, q, control)
+  parents <- re_structure$parents
+  tree <- re_structure$tree
+  nAGQ <- re_structure$nAGQ
+  if (re_structure$sparse && !is.null(survey)) {
+    stop("survey weights (pweights, strata) are not available for crossed random effects",
+         call. = FALSE)
+  }
   if (method == "PQL") {
     if (!is.null(survey)) stop("survey weights need method = \"ML\"", call. = FALSE)
     if (!family$family %in% c("binomial", "poisson")) {
@@ -101,6 +105,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   # Unit trials and weights and a zero offset stay NULL (no n-vectors of 1s and 0s).
   resp <- prepare_response(y, family, weights, compact = TRUE)
   check_variation(resp, family)
+  if (re_structure$sparse) warn_crossed_binary(levels, re_structure$crossed_levels, resp, family)
   inner <- levels[[1]]$group
   single_trials <- is.null(resp$trials) || max(resp$trials) <= 1
   if (family$family == "binomial" && single_trials && nlevels(inner) == n) {
@@ -146,6 +151,8 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
                  survey),
     class = "glamm"
   )
+  # Crossed factors: the sparse Laplace; the methods read the pairs that cross.
+  if (re_structure$sparse) fit$crossed <- re_structure$crossed
   inf_beta <- names(fit$coefficients)[opt$infinite[seq_len(ncol(X))]]
   if (family$family == "binomial") {
     check_separation(fit$coefficients, X, offset, resp, family, inf_beta)

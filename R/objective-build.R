@@ -3,14 +3,18 @@
 
 # The engine's model object for the data (rows sorted so that every cluster
 # of every level is a contiguous block) and the log-likelihood as a function
-# of the parameters. use_tree forces the nested integrator for one level.
+# of the parameters. use_tree forces the nested integrator for one level;
+# sparse (the default for a tree from random_structure() that is not one)
+# the sparse global Laplace, whatever the nesting.
 # Survey weights (R/pweights.R): survey = list(row = , top = ), per-row
 # vectors or NULL (1): row i's log f is raised to row[i], the log-likelihood
 # of each top cluster multiplied by its top weight; the response's constant
 # (constant_rows()) is weighted alike.
 build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
-                            tree = tree_order(levels), use_tree = FALSE, survey = NULL) {
+                            tree = tree_order(levels), use_tree = FALSE, survey = NULL,
+                            sparse = isTRUE(tree$sparse)) {
   codes <- family_codes(family)
+  if (sparse) return(build_sparse_objective(X, levels, resp, offset, family, control))
   # Data already sorted by cluster are passed as they are (no copy of X);
   # the engine numbers the clusters by the runs of each factor's codes.
   ord <- tree$order
@@ -34,6 +38,35 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
   patterns <- lapply(levels, function(l) l$pattern)
   extra <- extra_parameters(family, resp$levels)
   objective <- make_objective(model, ncol(X), patterns, extra, constant)
+  objective$posterior <- function(beta, lambda, psi) {
+    cpp_model_posterior(model, beta, lambda, psi)
+  }
+  objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
+  objective
+}
+
+# The sparse global Laplace's model object (rows in their own order, each
+# level's clusters as 0-based codes) and its objective; survey weights are
+# refused before (glamm.fit()).
+build_sparse_objective <- function(X, levels, resp, offset, family, control) {
+  codes <- family_codes(family)
+  engine_levels <- lapply(levels, function(l) {
+    f <- level_factor(l)
+    list(Z = l$Z, cluster = as.integer(f) - 1L, n_clusters = nlevels(f))
+  })
+  or_empty <- function(v) if (is.null(v)) numeric(0) else as.numeric(v)
+  model <- cpp_sparse_new(X, resp$y, or_empty(resp$trials), or_empty(resp$weights),
+                          or_empty(offset), engine_levels, codes[["family"]], codes[["link"]],
+                          length(resp$levels), control$nthreads, control$mode.tol,
+                          control$mode.maxit)
+  patterns <- lapply(levels, function(l) l$pattern)
+  extra <- extra_parameters(family, resp$levels)
+  objective <- make_objective(model, ncol(X), patterns, extra, resp$constant,
+                              engine_eval = cpp_sparse_eval)
+  objective$posterior <- function(beta, lambda, psi) {
+    cpp_sparse_posterior(model, beta, lambda, psi)
+  }
+  objective$sparse <- TRUE
   objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
   objective
 }
@@ -62,7 +95,7 @@ typical_sizes <- function(X, levels, resp, family, n_extra) {
 # (levels innermost first), with its exact gradient and, on request, the
 # per-top-cluster scores (rows sum to the gradient); psi is log(sigma) for the
 # gaussian family.
-make_objective <- function(model, p, patterns, extra, constant) {
+make_objective <- function(model, p, patterns, extra, constant, engine_eval = cpp_model_eval) {
   nt <- vapply(patterns, sum, 1L)
   ne <- extra$n
   theta_end <- p + cumsum(nt)
@@ -79,7 +112,7 @@ make_objective <- function(model, p, patterns, extra, constant) {
   loglik <- function(par, gradient = FALSE, scores = FALSE) {
     u <- unpack(par)
     psi <- extra$to_engine(u$psi)
-    r <- cpp_model_eval(model, u$beta, u$lambda, psi, gradient || scores, scores)
+    r <- engine_eval(model, u$beta, u$lambda, psi, gradient || scores, scores)
     value <- r$loglik + constant
     ok <- r$n_fail == 0
     if (gradient) {

@@ -47,12 +47,10 @@ fit_objective <- function(object, nAGQ = object$nAGQ) {
     list(name = gr$name, group = gr$factor, factor = gr$factor, Z = gr$Z, pattern = gr$pattern)
   })
   q <- vapply(levels, function(l) ncol(l$Z), 1L)
-  tree <- tree_order(levels)
-  K <- resolve_nagq(nAGQ, levels, object$family, q)
-  check_grid_size(K, q, tree$max_rows_top, object$control$nodes.max %||% 1e6,
-                  object$control$workspace.max %||% 2e9)
-  objective <- build_objective(dd$X, levels, resp, dd$offset, object$family, K, object$control,
-                               tree, survey = object$survey)
+  structure <- random_structure(levels, nAGQ, object$family, q, object$control)
+  tree <- structure$tree
+  objective <- build_objective(dd$X, levels, resp, dd$offset, object$family, structure$nAGQ,
+                               object$control, tree, survey = object$survey)
   objective$tree <- tree
   objective$levels <- levels
   objective

@@ -138,6 +138,69 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_sparse_new
+SEXP cpp_sparse_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP offset, Rcpp::List levels, int family, int link, int n_categories, int n_threads, double mode_tol, int mode_maxit);
+RcppExport SEXP _glamm_cpp_sparse_new(SEXP XSEXP, SEXP ySEXP, SEXP trialsSEXP, SEXP weightsSEXP, SEXP offsetSEXP, SEXP levelsSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP n_categoriesSEXP, SEXP n_threadsSEXP, SEXP mode_tolSEXP, SEXP mode_maxitSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type X(XSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type y(ySEXP);
+    Rcpp::traits::input_parameter< SEXP >::type trials(trialsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type weights(weightsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type levels(levelsSEXP);
+    Rcpp::traits::input_parameter< int >::type family(familySEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< int >::type n_categories(n_categoriesSEXP);
+    Rcpp::traits::input_parameter< int >::type n_threads(n_threadsSEXP);
+    Rcpp::traits::input_parameter< double >::type mode_tol(mode_tolSEXP);
+    Rcpp::traits::input_parameter< int >::type mode_maxit(mode_maxitSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_new(X, y, trials, weights, offset, levels, family, link, n_categories, n_threads, mode_tol, mode_maxit));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sparse_eval
+Rcpp::List cpp_sparse_eval(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda, Rcpp::NumericVector psi, bool gradient, bool scores);
+RcppExport SEXP _glamm_cpp_sparse_eval(SEXP ptrSEXP, SEXP betaSEXP, SEXP LambdaSEXP, SEXP psiSEXP, SEXP gradientSEXP, SEXP scoresSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type Lambda(LambdaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type psi(psiSEXP);
+    Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
+    Rcpp::traits::input_parameter< bool >::type scores(scoresSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_eval(ptr, beta, Lambda, psi, gradient, scores));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sparse_posterior
+Rcpp::List cpp_sparse_posterior(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda, Rcpp::NumericVector psi);
+RcppExport SEXP _glamm_cpp_sparse_posterior(SEXP ptrSEXP, SEXP betaSEXP, SEXP LambdaSEXP, SEXP psiSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type Lambda(LambdaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type psi(psiSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_posterior(ptr, beta, Lambda, psi));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_selected_inverse
+Rcpp::NumericMatrix cpp_selected_inverse(Rcpp::NumericMatrix H);
+RcppExport SEXP _glamm_cpp_selected_inverse(SEXP HSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type H(HSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_selected_inverse(H));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_run_codes
 Rcpp::IntegerVector cpp_run_codes(SEXP codes_, Rcpp::IntegerVector ord);
 RcppExport SEXP _glamm_cpp_run_codes(SEXP codes_SEXP, SEXP ordSEXP) {
@@ -174,6 +237,10 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_model_new", (DL_FUNC) &_glamm_cpp_model_new, 16},
     {"_glamm_cpp_model_eval", (DL_FUNC) &_glamm_cpp_model_eval, 6},
     {"_glamm_cpp_model_posterior", (DL_FUNC) &_glamm_cpp_model_posterior, 4},
+    {"_glamm_cpp_sparse_new", (DL_FUNC) &_glamm_cpp_sparse_new, 12},
+    {"_glamm_cpp_sparse_eval", (DL_FUNC) &_glamm_cpp_sparse_eval, 6},
+    {"_glamm_cpp_sparse_posterior", (DL_FUNC) &_glamm_cpp_sparse_posterior, 4},
+    {"_glamm_cpp_selected_inverse", (DL_FUNC) &_glamm_cpp_selected_inverse, 1},
     {"_glamm_cpp_run_codes", (DL_FUNC) &_glamm_cpp_run_codes, 2},
     {"_glamm_cpp_nested_parent", (DL_FUNC) &_glamm_cpp_nested_parent, 3},
     {NULL, NULL, 0}

@@ -12,6 +12,8 @@
 #include "interrupt.h"
 #include "likelihood.h"
 #include "quadrature.h"
+#include "selected_inverse.h"
+#include "sparse_laplace.h"
 
 // [[Rcpp::depends(RcppEigen)]]
 
@@ -60,6 +62,12 @@ std::vector<MatrixXd> matrices(const Rcpp::List& x) {
   std::vector<MatrixXd> out;
   for (R_xlen_t l = 0; l < x.size(); ++l) out.push_back(Rcpp::as<MatrixXd>(x[l]));
   return out;
+}
+
+Rcpp::XPtr<glamm::SparseLaplace> sparse_of(SEXP ptr) {
+  Rcpp::XPtr<glamm::SparseLaplace> model(ptr);
+  if (!model) Rcpp::stop("the model object is no longer valid (was it saved and reloaded?)");
+  return model;
 }
 
 }  // namespace
@@ -243,4 +251,116 @@ Rcpp::List cpp_model_posterior(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List La
                                    Rcpp::Named("mode_cov") = lp.mode_cov);
   }
   return Rcpp::List::create(Rcpp::Named("levels") = levels, Rcpp::Named("loglik") = post.loglik);
+}
+
+// The sparse global Laplace (crossed designs). levels: list of list(Z = n x
+// q_l matrix, cluster = 0-based integer cluster of every row, n_clusters =);
+// rows in any order. trials, weights and offset may be empty (1, 1 and 0).
+// [[Rcpp::export]]
+SEXP cpp_sparse_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP offset, Rcpp::List levels,
+                    int family, int link, int n_categories, int n_threads, double mode_tol,
+                    int mode_maxit) {
+  const int n = Rf_nrows(X);
+  std::vector<glamm::SparseLevelData> lev;
+  for (R_xlen_t l = 0; l < levels.size(); ++l) {
+    Rcpp::List item = levels[l];
+    SEXP Z = item["Z"], cluster = item["cluster"];
+    if (TYPEOF(cluster) != INTSXP || Rf_xlength(cluster) != n)
+      Rcpp::stop("each level needs an integer cluster for every row");
+    lev.push_back({matrix_map(Z, n, "Z"), INTEGER_RO(cluster), Rcpp::as<int>(item["n_clusters"])});
+  }
+  glamm::ModeControl ctl;
+  ctl.tol = mode_tol;
+  ctl.maxit = mode_maxit;
+  glamm::SparseLaplace* model = new glamm::SparseLaplace(
+      matrix_map(X, n, "X"), vector_map(y, n, "y"), vector_map(trials, n, "trials", true),
+      vector_map(weights, n, "weights", true), vector_map(offset, n, "offset", true), lev, family,
+      link, n_categories, n_threads < 1 ? 1 : n_threads, ctl);
+  std::vector<SEXP> storage;
+  for (SEXP v : {X, y, trials, weights, offset}) keep_storage(v, storage);
+  for (R_xlen_t l = 0; l < levels.size(); ++l) {
+    Rcpp::List item = levels[l];
+    keep_storage(item["Z"], storage);
+    keep_storage(item["cluster"], storage);
+  }
+  Rcpp::List keep(storage.size());
+  for (size_t k = 0; k < storage.size(); ++k) keep[k] = storage[k];
+  return Rcpp::XPtr<glamm::SparseLaplace>(model, true, R_NilValue, keep);
+}
+
+// The same list as cpp_model_eval().
+// [[Rcpp::export]]
+Rcpp::List cpp_sparse_eval(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda,
+                           Rcpp::NumericVector psi, bool gradient, bool scores) {
+  Rcpp::XPtr<glamm::SparseLaplace> model = sparse_of(ptr);
+  double ll;
+  glamm::Gradient g;
+  int n_fail = 0;
+  try {
+    n_fail = model->eval(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi), &ll,
+                         gradient ? &g : nullptr, scores);
+  } catch (const glamm::Interrupted&) {
+    throw Rcpp::internal::InterruptedException();
+  }
+  Rcpp::List out = Rcpp::List::create(Rcpp::Named("loglik") = ll, Rcpp::Named("n_fail") = n_fail);
+  if (gradient && n_fail == 0) {
+    out["grad_beta"] = g.beta;
+    Rcpp::List gl(g.lambda.size());
+    for (size_t l = 0; l < g.lambda.size(); ++l) gl[l] = g.lambda[l];
+    out["grad_lambda"] = gl;
+    out["grad_psi"] = g.psi;
+    if (scores) out["scores"] = g.scores;
+  }
+  return out;
+}
+
+// Per level: the modes (standardized scale) and the blocks of H^{-1} of its
+// clusters, in the layout of cpp_model_posterior() (mean = mode, cov =
+// mode_cov); loglik has one element.
+// [[Rcpp::export]]
+Rcpp::List cpp_sparse_posterior(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda,
+                                Rcpp::NumericVector psi) {
+  Rcpp::XPtr<glamm::SparseLaplace> model = sparse_of(ptr);
+  glamm::Posterior post;
+  int n_fail = 0;
+  try {
+    n_fail = model->posterior(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi),
+                              &post);
+  } catch (const glamm::Interrupted&) {
+    throw Rcpp::internal::InterruptedException();
+  }
+  if (n_fail > 0) Rcpp::stop("the mode search of the random effects failed");
+  Rcpp::List levels(post.level.size());
+  for (size_t l = 0; l < post.level.size(); ++l) {
+    const glamm::LevelPosterior& lp = post.level[l];
+    levels[l] = Rcpp::List::create(Rcpp::Named("mode") = lp.mode, Rcpp::Named("mean") = lp.mean,
+                                   Rcpp::Named("cov") = lp.cov,
+                                   Rcpp::Named("mode_cov") = lp.mode_cov);
+  }
+  return Rcpp::List::create(Rcpp::Named("levels") = levels, Rcpp::Named("loglik") = post.loglik);
+}
+
+// The selected inverse (selected_inverse.h) of a symmetric positive definite
+// matrix given dense, in its natural order (for tests): H^{-1} on the
+// pattern of the Cholesky factor of its lower triangle, NA elsewhere.
+// [[Rcpp::export]]
+Rcpp::NumericMatrix cpp_selected_inverse(Rcpp::NumericMatrix H) {
+  const int N = H.nrow();
+  if (H.ncol() != N) Rcpp::stop("H must be square");
+  MatrixXd lower = Rcpp::as<MatrixXd>(H).triangularView<Eigen::Lower>();
+  Eigen::SparseMatrix<double> S = lower.sparseView();
+  Eigen::SimplicialLLT<Eigen::SparseMatrix<double>, Eigen::Lower, Eigen::NaturalOrdering<int> > llt(S);
+  if (llt.info() != Eigen::Success) Rcpp::stop("H is not positive definite");
+  const Eigen::SparseMatrix<double>& L = llt.matrixL().nestedExpression();
+  VectorXd Z;
+  std::vector<int> work(N, -1);
+  glamm::selected_inverse(L, Z, work);
+  Rcpp::NumericMatrix out(N, N);
+  std::fill(out.begin(), out.end(), NA_REAL);
+  for (int j = 0; j < N; ++j)
+    for (int p = L.outerIndexPtr()[j]; p < L.outerIndexPtr()[j + 1]; ++p) {
+      out(L.innerIndexPtr()[p], j) = Z[p];
+      out(j, L.innerIndexPtr()[p]) = Z[p];
+    }
+  return out;
 }

@@ -1,0 +1,96 @@
+# Crossed benchmark (issue 15, "Targets"): a logistic model for persons by
+# items, y ~ x + (1 | person) + (1 | item), fitted by glamm (the sparse
+# Laplace), lme4::glmer (nAGQ = 1) and glmmTMB (Laplace) in one process, with
+# the time ratios and log-likelihood differences; then a Poisson model of
+# the same design. Run from the package root: `Rscript bench/crossed.R`.
+#
+# Environment variables:
+#   GLAMM_LIB=<dir>       load glamm from this library (default: the usual ones)
+#   BENCH_THREADS=<n>     threads for glamm and glmmTMB (default 2)
+#   BENCH_PERSONS=<m>     persons (default 1000)
+#   BENCH_ITEMS=<k>       items (default 100): persons x items rows
+#
+# Writes the tables to stdout and to bench/results-crossed.md.
+
+lib <- Sys.getenv("GLAMM_LIB")
+if (nzchar(lib)) library(glamm, lib.loc = lib) else library(glamm)
+nthreads <- as.integer(Sys.getenv("BENCH_THREADS", "2"))
+n_person <- as.integer(Sys.getenv("BENCH_PERSONS", "1000"))
+n_item <- as.integer(Sys.getenv("BENCH_ITEMS", "100"))
+loadavg <- function() tryCatch(sub("^(\\S+ \\S+ \\S+).*", "\\1", readLines("/proc/loadavg", n = 1)),
+                                error = function(e) NA)
+load_start <- loadavg()
+script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+bench_dir <- if (length(script)) dirname(script) else "bench"
+out_file <- file.path(bench_dir, "results-crossed.md")
+commit <- tryCatch(system2("git", c("-C", bench_dir, "describe", "--always", "--dirty"),
+                           stdout = TRUE, stderr = FALSE), error = function(e) NA,
+                   warning = function(w) NA)
+available <- function(pkg) {
+  ok <- requireNamespace(pkg, quietly = TRUE)
+  if (!ok) message("package '", pkg, "' is not installed: skipped")
+  ok
+}
+have_lme4 <- available("lme4")
+have_tmb <- available("glmmTMB")
+
+# Every person answers every item; x a row-level covariate; random intercepts
+# of SD 1 (person) and 0.7 (item).
+simulate_crossed <- function(persons, items, family, seed = 1) {
+  set.seed(seed)
+  d <- expand.grid(person = seq_len(persons), item = seq_len(items))
+  d$x <- rnorm(nrow(d))
+  eta <- -0.3 + 0.5 * d$x + rnorm(persons, sd = 1)[d$person] + rnorm(items, sd = 0.7)[d$item]
+  d$y <- if (family == "binomial") rbinom(nrow(d), 1, plogis(eta)) else rpois(nrow(d), exp(eta))
+  d$person <- factor(d$person)
+  d$item <- factor(d$item)
+  d
+}
+formula <- y ~ x + (1 | person) + (1 | item)
+
+timed <- function(expr) {
+  gc()
+  t0 <- proc.time()[["elapsed"]]
+  value <- expr
+  list(value = value, time = proc.time()[["elapsed"]] - t0)
+}
+
+run <- function(family) {
+  d <- simulate_crossed(n_person, n_item, family)
+  fam <- if (family == "binomial") binomial() else poisson()
+  rows <- list()
+  g <- timed(glamm(formula, data = d, family = fam, control = glamm_control(nthreads = nthreads)))
+  rows$glamm <- c(time = g$time, loglik = as.numeric(logLik(g$value)))
+  if (have_lme4) {
+    r <- timed(lme4::glmer(formula, data = d, family = fam, nAGQ = 1))
+    rows$`glmer (nAGQ = 1)` <- c(time = r$time, loglik = as.numeric(logLik(r$value)))
+  }
+  if (have_tmb) {
+    r <- timed(glmmTMB::glmmTMB(formula, data = d, family = fam,
+                                control = glmmTMB::glmmTMBControl(parallel = nthreads)))
+    rows$glmmTMB <- c(time = r$time, loglik = as.numeric(logLik(r$value)))
+  }
+  tab <- do.call(rbind, rows)
+  data.frame(model = sprintf("%s, %d persons x %d items (%d rows)", family, n_person, n_item,
+                             nrow(d)),
+             fitter = rownames(tab), seconds = round(tab[, "time"], 2),
+             `time / glamm` = round(tab[, "time"] / tab["glamm", "time"], 1),
+             `loglik - glamm` = signif(tab[, "loglik"] - tab["glamm", "loglik"], 3),
+             check.names = FALSE, row.names = NULL)
+}
+
+results <- rbind(run("binomial"), run("poisson"))
+print(results, row.names = FALSE)
+
+md_row <- function(r) paste0("| ", paste(r, collapse = " | "), " |")
+lines <- c(
+  "# Crossed benchmark (bench/crossed.R)", "",
+  sprintf("glamm %s at %s, %d threads for glamm and glmmTMB; load average %s at the start.",
+          as.character(utils::packageVersion("glamm")), commit, nthreads, load_start),
+  "Times in seconds for a whole fit (formula to object, glamm with its standard errors),",
+  "in one R process; `loglik - glamm` > 0 means a higher maximum than glamm's.", "",
+  md_row(names(results)), md_row(rep("---", ncol(results))),
+  vapply(seq_len(nrow(results)), function(i) md_row(unlist(results[i, ])), "")
+)
+writeLines(lines, out_file)
+cat("\nwritten to", out_file, "\n")

@@ -1,0 +1,86 @@
+// The sparse global Laplace approximation, for random effects whose grouping
+// factors cross (or nest in a way the tree integrator does not take). All
+// standardized effects form one vector u ~ N(0, I) and, with the effective
+// design T (design.h; row i's non-zeros T_i at its clusters' columns),
+//   g(u) = sum_i l_i(eta_fix_i + T_i u) - |u|^2 / 2 ,
+//   log L ~= g(u^) - log|H| / 2 ,   H = T' W T + I ,  W = diag(-l''_i) at u^ ,
+// u^ by Newton's method with step halving, warm-started from the last
+// evaluation. The exact gradient (envelope theorem, the implicit derivative of
+// u^ and d log|H| = tr(S dH), S = H^{-1} on the pattern of the factor):
+//   h_i = T_i S T_i' / 2 ,  r_i = l'''_i h_i ,  nu = S T' r ,
+//   ebar_i = l'_i + l''_i T_i nu + r_i ,
+//   Tbar_i = l'_i nu' + ebar_i u^' + l''_i T_i S   (row i's columns only),
+//   psibar = sum_i [dl_i/dpsi + (T_i nu) dl'_i/dpsi + h_i dl''_i/dpsi],
+// and the parameter layer takes (ebar, Tbar) back to beta and Lambda.
+// Row passes run in parallel over fixed chunks of rows; sums over rows are
+// reduced in chunk order, so results do not depend on the thread count.
+#ifndef GLAMM_SPARSE_LAPLACE_H
+#define GLAMM_SPARSE_LAPLACE_H
+
+#include <RcppEigen.h>
+
+#include <memory>
+#include <vector>
+
+#include "cluster.h"
+#include "design.h"
+#include "family.h"
+#include "likelihood.h"
+#include "sparse_structure.h"
+
+namespace glamm {
+
+struct SparseLevelData {
+  Eigen::Map<const Eigen::MatrixXd> Z;  // n x q_l
+  const int* cluster;                   // per row, 0-based cluster
+  int n_clusters;
+};
+
+class SparseLaplace {
+ public:
+  SparseLaplace(const Eigen::Map<const Eigen::MatrixXd>& X, const Eigen::Map<const Eigen::VectorXd>& y,
+                const Eigen::Map<const Eigen::VectorXd>& trials,
+                const Eigen::Map<const Eigen::VectorXd>& weights,
+                const Eigen::Map<const Eigen::VectorXd>& offset,
+                const std::vector<SparseLevelData>& levels, int family, int link, int n_categories,
+                int n_threads, const ModeControl& ctl);
+
+  int n_extra() const { return family_->n_extra(); }
+  int n_effects() const { return structure_.Q(); }
+  // As Model::eval (likelihood.h): returns 1 when the mode search failed.
+  int eval(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
+           const Eigen::VectorXd& psi, double* loglik, Gradient* grad, bool want_scores);
+  // Modes and (H^{-1}) blocks per cluster; loglik has one element.
+  int posterior(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
+                const Eigen::VectorXd& psi, Posterior* post);
+
+ private:
+  typedef Eigen::SimplicialLLT<Eigen::SparseMatrix<double>, Eigen::Lower,
+                               Eigen::NaturalOrdering<int> > Factor;
+  // eta, l', l'', l''' at u; returns g(u) (-inf when not finite).
+  double row_pass(const Eigen::VectorXd& u);
+  // H at the current derivatives, factored; false when not positive definite.
+  bool factor_curvature();
+  // Newton's method for u^ from the warm start; false on failure.
+  bool find_mode(double* g_mode);
+  int prepare(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
+              const Eigen::VectorXd& psi, double* loglik);
+  void gradient(Gradient* grad, bool want_scores);
+  const Eigen::SparseMatrix<double>& factor_L() const { return factor_.matrixL().nestedExpression(); }
+
+  Design design_;
+  Responses response_;
+  std::unique_ptr<Family> family_;
+  SparseStructure structure_;
+  Factor factor_;
+  bool factor_located_ = false;
+  int n_threads_;
+  ModeControl ctl_;
+  Eigen::VectorXd u_, u_warm_, eta_fix_, eta_, d1_, d2_, d3_, chunk_sum_, selected_;
+  Eigen::MatrixXd T_;  // n x R
+  std::vector<int> work_;
+};
+
+}  // namespace glamm
+
+#endif

@@ -1,0 +1,133 @@
+# Crossed random effects by the sparse global Laplace approximation
+# (src/sparse_laplace.h): agreement with glmmTMB's Laplace and with lmer, the
+# nested integrator on nested data, the selected inverse, the exact gradient
+# and the limits (nAGQ > 1, binary data with small clusters).
+
+test_that("the selected inverse equals the dense inverse on the factor's pattern", {
+  set.seed(1)
+  for (N in c(1, 7, 30)) {
+    A <- matrix(0, N, N)
+    A[sample(N * N, 2 * N, replace = TRUE)] <- stats::rnorm(2 * N)
+    H <- crossprod(A) + diag(N)
+    S <- glamm:::cpp_selected_inverse(H)
+    on <- !is.na(S)
+    expect_true(all(diag(on)))
+    expect_true(all(on[H != 0]))  # the pattern of L contains that of H
+    expect_lt(max(abs(S[on] - solve(H)[on])), 1e-12)  # seen 2.2e-16
+  }
+  # a dense matrix: every entry
+  H <- crossprod(matrix(stats::rnorm(100), 10)) + diag(10)
+  expect_lt(max(abs(glamm:::cpp_selected_inverse(H) - solve(H))), 1e-12)  # seen 2.8e-16
+})
+
+test_that("binary and poisson crossed models equal glmmTMB's Laplace at given parameters", {
+  skip_if_not_installed("glmmTMB")
+  for (fam in list(binomial(), binomial("probit"), poisson())) {
+    d <- sim_crossed(11, fam)
+    fit <- suppressWarnings(glamm(y ~ x + (1 | id) + (1 | item), data = d, family = fam))
+    expect_identical(fit$crossed, "id and item")
+    obj <- glmmTMB::glmmTMB(y ~ x + (1 | id) + (1 | item), data = d, family = fam)$obj
+    f <- loglik_function(fit)
+    for (par in list(c(-0.3, 0.4, 0.9, 0.5), c(0.2, 0.6, 0.3, 1.4))) {
+      # glamm's par: beta, SD(id) (40 clusters), SD(item); glmmTMB's: beta, log SDs
+      expect_lt(abs(as.numeric(f(par)) + obj$fn(c(par[1:2], log(par[3:4])))),
+                1e-8)  # seen <= 2.4e-10 (probit), 4.1e-11 (poisson)
+    }
+  }
+})
+
+test_that("binary and poisson crossed fits equal glmmTMB at the optimum", {
+  skip_if_not_installed("glmmTMB")
+  for (fam in list(binomial(), poisson())) {
+    d <- sim_crossed(12, fam)
+    fit <- glamm(y ~ x + (1 | id) + (1 | item), data = d, family = fam)
+    tmb <- glmmTMB::glmmTMB(y ~ x + (1 | id) + (1 | item), data = d, family = fam)
+    diff <- as.numeric(logLik(fit) - logLik(tmb))
+    expect_lt(abs(diff), 1e-4)  # seen 1.2e-11 (binary), 1.3e-9 (poisson)
+    expect_gte(diff, -1e-4)
+    expect_equal(unname(fixef(fit)), unname(glmmTMB::fixef(tmb)$cond),
+                 tolerance = 1e-4)  # seen <= 3.4e-7 (absolute)
+  }
+})
+
+test_that("a gaussian crossed fit equals lmer(REML = FALSE)", {
+  skip_if_not_installed("lme4")
+  d <- sim_crossed(13, gaussian(), slope_sds = c(0.3, 0))
+  fit <- glamm(y ~ x + (1 + x | id) + (1 | item), data = d)
+  lm4 <- lme4::lmer(y ~ x + (1 + x | id) + (1 | item), data = d, REML = FALSE,
+                    control = lme4::lmerControl(optimizer = "bobyqa",
+                                                optCtrl = list(rhoend = 1e-12)))
+  expect_lt(abs(as.numeric(logLik(fit) - logLik(lm4))), 1e-6)  # seen 5.1e-13
+  expect_equal(unname(fixef(fit)), unname(lme4::fixef(lm4)), tolerance = 1e-5)  # seen 1.6e-9 (absolute)
+  expect_equal(sigma(fit), sigma(lm4), tolerance = 1e-5)  # seen 1.5e-8
+  # conditional modes and variances
+  re <- ranef(fit, condVar = TRUE)
+  re4 <- lme4::ranef(lm4, condVar = TRUE)
+  expect_equal(unname(as.matrix(re$item)), unname(as.matrix(re4$item)),
+               tolerance = 1e-4)  # seen 2.3e-8 (absolute)
+  expect_equal(as.numeric(attr(re$item, "postVar")), as.numeric(attr(re4$item, "postVar")),
+               tolerance = 1e-4)  # seen 1.8e-9 (absolute)
+})
+
+test_that("a nested design through the sparse path equals the tree integrator at K = 1", {
+  for (fam in list(binomial(), poisson(), gaussian())) {
+    d <- sim_nested(33, fam, sds = c(0.7, 0.8), slope_sds = c(0.4, 0))
+    X <- cbind(1, d$x)
+    re <- list(list(Z = X, group = d$class_u, name = "class"),
+               list(Z = X[, 1, drop = FALSE], group = d$school, name = "school"))
+    tree <- objective_levels(d$y, X, re, fam)
+    sparse <- objective_levels(d$y, X, re, fam, sparse = TRUE)
+    par <- c(-0.1, 0.4, 0.7, 0.1, 0.4, 0.8, if (fam$family == "gaussian") log(0.9))
+    vt <- tree$loglik(par, gradient = TRUE)
+    vs <- sparse$loglik(par, gradient = TRUE)
+    expect_lt(abs(as.numeric(vt) - as.numeric(vs)), 1e-9)  # seen <= 2.6e-13
+    expect_lt(max(abs(attr(vt, "gradient") - attr(vs, "gradient"))), 1e-9)  # seen <= 3.0e-13
+  }
+})
+
+test_that("the gradient equals finite differences with slopes on both factors", {
+  fams <- list(binomial(), binomial("probit"), poisson(), gaussian())
+  for (fam in fams) {
+    d <- sim_crossed(14, fam, n_person = 25, n_item = 8, slope_sds = c(0.3, 0.3))
+    X <- cbind(1, d$x)
+    re <- list(list(Z = X, group = d$id, name = "id"), list(Z = X, group = d$item, name = "item"))
+    obj <- objective_levels(d$y, X, re, fam)
+    par <- c(-0.2, 0.5, 0.8, 0.2, 0.3, 0.5, -0.1, 0.4, if (fam$family == "gaussian") log(0.8))
+    g <- attr(obj$loglik(par, gradient = TRUE), "gradient")
+    fd <- central_diff(function(p) as.numeric(obj$loglik(p)), par)
+    expect_lt(max_rel_err(g, fd), 1e-6)  # seen <= 1.3e-7 (probit; the differences' own error)
+  }
+})
+
+test_that("partially crossed and nested-in-crossed designs fit", {
+  skip_if_not_installed("glmmTMB")
+  d <- sim_crossed(15, binomial(), n_person = 48)
+  d$school <- factor((as.integer(d$id) - 1) %/% 6)  # persons nested in schools
+  fit <- glamm(y ~ x + (1 | item) + (1 | school/id), data = d, family = binomial)
+  expect_setequal(names(fit$groups), c("id:school", "item", "school"))
+  tmb <- glmmTMB::glmmTMB(y ~ x + (1 | item) + (1 | school/id), data = d, family = binomial)
+  expect_lt(abs(as.numeric(logLik(fit) - logLik(tmb))), 1e-4)  # seen 5.7e-14
+})
+
+test_that("nAGQ > 1 on crossed factors is an error naming them and suggesting nAGQ = 1", {
+  d <- sim_crossed(16, binomial())
+  expect_error(glamm(y ~ x + (1 | id) + (1 | item), data = d, family = binomial, nAGQ = 5),
+               "id and item are crossed.*nAGQ = 1")
+  expect_error(glamm(y ~ x + (1 | id) + (1 | item), data = d, family = binomial,
+                     nAGQ = c(id = 1, item = 3)), "nAGQ = 1")
+})
+
+test_that("binary responses with small clusters of a crossed factor warn of Laplace's bias", {
+  d <- sim_crossed(17, binomial(), n_person = 60, n_item = 4, keep = 0.9)
+  expect_warning(glamm(y ~ x + (1 | id) + (1 | item), data = d, family = binomial),
+                 "biased.*id: median")
+  d2 <- sim_crossed(17, binomial())
+  expect_no_warning(glamm(y ~ x + (1 | id) + (1 | item), data = d2, family = binomial))
+})
+
+test_that("survey weights are refused for crossed factors", {
+  d <- sim_crossed(18, binomial())
+  d$w <- 1
+  expect_error(glamm(y ~ x + (1 | id) + (1 | item), data = d, family = binomial,
+                     pweights = ~ w), "not available for crossed")
+})
