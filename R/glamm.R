@@ -17,9 +17,20 @@
 #' (the inner level is named `class:school`, as in lme4); `/` may be repeated
 #' (`school/class/student`). `(1 | school) + (1 | class)` is the same model
 #' when every class lies in one school, which is checked on the data. Each
-#' level may have its own random slopes and `||`. Crossed grouping factors
-#' (a class label that occurs in two schools for different classes calls for
-#' `school/class`) are not supported yet.
+#' level may have its own random slopes and `||`.
+#'
+#' Crossed grouping factors (persons by items: `(1 | person) + (1 | item)`),
+#' partially crossed ones and mixes such as `(1 | item) + (1 | school/student)`
+#' are detected from the data: when the factors do not nest, the model is
+#' fitted by the Laplace approximation over all random effects at once, with a
+#' sparse Cholesky factorization of its curvature (as lme4's `glmer` and
+#' glmmTMB do) and the exact gradient; random slopes may be on any factor.
+#' Adaptive quadrature (`nAGQ > 1`) is then an error. For binary responses
+#' with few observations per cluster of a crossed factor the Laplace
+#' approximation can be biased (a warning says so). A class label that occurs
+#' in two schools for different classes makes `school` and `class` crossed;
+#' a message suggests `school/class` when that would nest them. Survey
+#' weights are not available for crossed factors.
 #'
 #' Overdispersion of counts or of binomial responses with several trials is
 #' modelled by an observation-level random effect, `(1 | obs)` with `obs` a
@@ -63,7 +74,8 @@
 #'   and the size of the variances: to check a fit, refit with more points
 #'   (at the inner level first) and compare the log-likelihoods. A grid of
 #'   more than 1e6 points per innermost cluster, or one whose workspace would
-#'   exceed 2 GB, is an error that suggests fewer points.
+#'   exceed 2 GB, is an error that suggests fewer points. Crossed factors
+#'   take only 1 (the default for them).
 #' @param weights optional prior weights (for binomial proportions, the
 #'   numbers of trials).
 #' @param offset optional offset (a vector or an expression in `data`);

@@ -26,6 +26,12 @@
 #' `(v_class + v_school) / (v_class + v_school + residual)` (two students of
 #' the same class). The ICC of the innermost level is the largest.
 #'
+#' With crossed factors (persons by items), two units in the same cluster of
+#' a factor share the effects of that factor and of the factors it is nested
+#' in, and no others: the ICC of `person` in `(1 | person) + (1 | item)` is
+#' `v_person / (v_person + v_item + residual)` (two responses of one person
+#' to different items).
+#'
 #' @param object a `glamm` fit.
 #' @param newdata for models with random slopes: a data frame with the
 #'   covariates of the random-effect terms (one ICC per row, and per level).
@@ -80,8 +86,12 @@ icc <- function(object, newdata = NULL) {
   v <- vapply(seq_len(L), function(l) rowSums((Zs[[l]] %*% groups[[l]]$Sigma) * Zs[[l]]),
               numeric(nrow(Zs[[1]])))
   v <- matrix(v, ncol = L)
-  above <- t(apply(v, 1, function(x) rev(cumsum(rev(x)))))  # v_l + ... + v_L
-  above <- matrix(above, ncol = L)
+  if (is.null(object$crossed)) {
+    above <- t(apply(v, 1, function(x) rev(cumsum(rev(x)))))  # v_l + ... + v_L
+    above <- matrix(above, ncol = L)
+  } else {
+    above <- v %*% t(shared_levels(groups))
+  }
   total <- rowSums(v) + residual
   out <- data.frame(variance = c(t(v)), residual = residual, icc = c(t(above / total)))
   if (L > 1) {
@@ -89,4 +99,17 @@ icc <- function(object, newdata = NULL) {
     if (!is.null(newdata)) out <- cbind(row = rep(seq_len(nrow(v)), each = L), out)
   }
   out
+}
+
+# share[l, a]: whether two units in one cluster of level l are in one cluster
+# of level a (a is l, or l is nested in a), from the fit's grouping factors.
+shared_levels <- function(groups) {
+  L <- length(groups)
+  share <- diag(L) > 0
+  for (l in seq_len(L)) {
+    for (a in seq_len(L)[-l]) {
+      share[l, a] <- !is.null(nested_parent(groups[[l]]$factor, groups[[a]]$factor))
+    }
+  }
+  share
 }

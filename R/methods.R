@@ -74,6 +74,10 @@ vcov.glamm <- function(object, full = FALSE, type = NULL, ...) {
       if (!identical(object$method, "ML")) {
         stop("the sandwich covariance needs a fit by maximum likelihood", call. = FALSE)
       }
+      if (!is.null(object$crossed)) {
+        stop("the sandwich covariance needs independent top-level clusters; crossed factors ",
+             "(", paste(object$crossed, collapse = "; "), ") have none", call. = FALSE)
+      }
       obj <- fit_objective(object)
       out <- fit_sandwich(obj, object$par, object$vcov_par, obj$tree, obj$levels,
                           object$survey$strata)

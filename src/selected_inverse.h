@@ -7,6 +7,10 @@
 //   Z_jj = 1 / L_jj^2 - (1 / L_jj) sum_{k > j, L_kj != 0} L_kj Z_kj .
 // Every Z_ik the sums need lies on the pattern of L (the pattern of a column,
 // below its diagonal, is contained in the pattern of each column it names).
+// A trailing block of columns where L is dense (the Schur complement of a
+// crossed design's smaller factor) is inverted as a dense matrix; columns
+// whose rows all lie in that block depend on nothing else and are done in
+// parallel; the other columns follow, last first.
 #ifndef GLAMM_SELECTED_INVERSE_H
 #define GLAMM_SELECTED_INVERSE_H
 
@@ -20,7 +24,7 @@ namespace glamm {
 // of L: entry p of the result belongs where entry p of L's values sits.
 // work: a workspace of at least L.rows() ints, all -1 (left so on return).
 void selected_inverse(const Eigen::SparseMatrix<double>& L, Eigen::VectorXd& Z,
-                      std::vector<int>& work);
+                      std::vector<int>& work, int n_threads = 1);
 
 // The position of entry (row, col), row >= col, in the values of a
 // column-major matrix with sorted rows, or -1 when it is not stored.

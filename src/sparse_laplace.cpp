@@ -206,7 +206,7 @@ int SparseLaplace::eval(const VectorXd& beta, const std::vector<MatrixXd>& Lambd
 void SparseLaplace::gradient(Gradient* grad, bool want_scores) {
   const int R = structure_.R(), n = structure_.n(), n_extra = family_->n_extra();
   const int n_score = design_.n_score(), nc = n_chunks(n);
-  selected_inverse(factor_L(), selected_, work_);
+  selected_inverse(factor_L(), selected_, work_, n_threads_);
   // h_i and r_i per row, then nu = S T' r.
   VectorXd h(n), rr(n);
   over_rows(n, n_threads_, [&](int first, int last) {
@@ -268,7 +268,7 @@ int SparseLaplace::posterior(const VectorXd& beta, const std::vector<MatrixXd>& 
   double ll;
   if (prepare(beta, Lambda, psi, &ll)) return 1;
   const Eigen::SparseMatrix<double>& L = factor_L();
-  selected_inverse(L, selected_, work_);
+  selected_inverse(L, selected_, work_, n_threads_);
   const int nl = structure_.n_levels();
   post->level.resize(nl);
   for (int l = 0; l < nl; ++l) {

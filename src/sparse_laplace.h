@@ -55,7 +55,7 @@ class SparseLaplace {
                 const Eigen::VectorXd& psi, Posterior* post);
 
  private:
-  typedef Eigen::SimplicialLLT<Eigen::SparseMatrix<double>, Eigen::Lower,
+  typedef Eigen::SimplicialLLT<Eigen::SparseMatrix<double>, Eigen::Upper,
                                Eigen::NaturalOrdering<int> > Factor;
   // eta, l', l'', l''' at u; returns g(u) (-inf when not finite).
   double row_pass(const Eigen::VectorXd& u);

@@ -1,5 +1,5 @@
 // The symbolic analysis of the sparse Laplace (see sparse_structure.h): the
-// pattern of H = T' W T + I (the pairs of effects that share a row, and every
+// pattern of the upper triangle of H = T' W T + I (the pairs of effects that share a row, and every
 // cluster's own q_l x q_l block), an AMD ordering of it, and the positions of
 // each row's pairs in H and in its Cholesky factor L.
 #include "sparse_structure.h"
@@ -47,7 +47,7 @@ SparseStructure::SparseStructure(const std::vector<SparseLevelCodes>& levels, in
       const int l = level_of_r[r];
       old_col[static_cast<size_t>(i) * R_ + r] = base_[l] + levels[l].cluster[i] * q_[l] + effect_of_r[r];
     }
-  // The pattern in the old numbering (lower triangle), then its AMD ordering.
+  // The pattern in the old numbering (upper triangle), then its AMD ordering.
   typedef Eigen::Triplet<double> Trip;
   std::vector<Trip> trips;
   trips.reserve(static_cast<size_t>(n) * (n_pairs_ - R_) + Q_ * 2);
@@ -55,13 +55,13 @@ SparseStructure::SparseStructure(const std::vector<SparseLevelCodes>& levels, in
     for (int c = 0; c < n_clusters_[l]; ++c)
       for (int j = 0; j < q_[l]; ++j)
         for (int k = j; k < q_[l]; ++k)
-          trips.emplace_back(base_[l] + c * q_[l] + k, base_[l] + c * q_[l] + j, 1.0);
+          trips.emplace_back(base_[l] + c * q_[l] + j, base_[l] + c * q_[l] + k, 1.0);
   for (int i = 0; i < n; ++i) {
     const int* oc = old_col.data() + static_cast<size_t>(i) * R_;
     for (int r = 0; r < R_; ++r)
       for (int s = r + 1; s < R_; ++s)
         if (level_of_r[r] != level_of_r[s])
-          trips.emplace_back(std::max(oc[r], oc[s]), std::min(oc[r], oc[s]), 1.0);
+          trips.emplace_back(std::min(oc[r], oc[s]), std::max(oc[r], oc[s]), 1.0);
   }
   Eigen::SparseMatrix<double> pattern(Q_, Q_);
   pattern.setFromTriplets(trips.begin(), trips.end());
@@ -73,7 +73,7 @@ SparseStructure::SparseStructure(const std::vector<SparseLevelCodes>& levels, in
   // The same pattern in the new numbering.
   for (Trip& t : trips) {
     const int a = new_of_old_[t.row()], b = new_of_old_[t.col()];
-    t = Trip(std::max(a, b), std::min(a, b), 0.0);
+    t = Trip(std::min(a, b), std::max(a, b), 0.0);
   }
   H_.resize(Q_, Q_);
   H_.setFromTriplets(trips.begin(), trips.end());
@@ -87,7 +87,7 @@ SparseStructure::SparseStructure(const std::vector<SparseLevelCodes>& levels, in
   for (int i = 0; i < n; ++i)
     for (int k = 0; k < n_pairs_; ++k) {
       const int a = cols(i)[pair_r_[k]], b = cols(i)[pair_s_[k]];
-      const int pos = sparse_position(H_, std::max(a, b), std::min(a, b));
+      const int pos = sparse_position(H_, std::min(a, b), std::max(a, b));
       if (pos < 0) throw std::logic_error("a pair of effects is missing from the pattern");
       h_pos_[static_cast<size_t>(i) * n_pairs_ + k] = pos;
     }

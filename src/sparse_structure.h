@@ -43,8 +43,8 @@ class SparseStructure {
   int n_levels() const { return static_cast<int>(q_.size()); }
   int q(int l) const { return q_[l]; }
   int n_clusters(int l) const { return n_clusters_[l]; }
-  // H's lower triangle with its pattern (values to be overwritten) and the
-  // positions of its diagonal.
+  // H's upper triangle with its pattern (values to be overwritten; the
+  // factorization reads it in place) and the positions of its diagonal.
   Eigen::SparseMatrix<double>& H() { return H_; }
   const std::vector<int>& h_diag() const { return h_diag_; }
   // Records L's positions once the first factor has its pattern.

@@ -67,6 +67,10 @@ test_that("a gaussian crossed fit equals lmer(REML = FALSE)", {
                tolerance = 1e-4)  # seen 2.3e-8 (absolute)
   expect_equal(as.numeric(attr(re$item, "postVar")), as.numeric(attr(re4$item, "postVar")),
                tolerance = 1e-4)  # seen 1.8e-9 (absolute)
+  # a random slope: both columns and their posterior covariances
+  expect_equal(unname(as.matrix(re$id)), unname(as.matrix(re4$id)), tolerance = 1e-4)
+  expect_equal(as.numeric(attr(re$id, "postVar")), as.numeric(attr(re4$id, "postVar")),
+               tolerance = 1e-4)
 })
 
 test_that("a nested design through the sparse path equals the tree integrator at K = 1", {
@@ -130,4 +134,51 @@ test_that("survey weights are refused for crossed factors", {
   d$w <- 1
   expect_error(glamm(y ~ x + (1 | id) + (1 | item), data = d, family = binomial,
                      pweights = ~ w), "not available for crossed")
+})
+
+test_that("methods of a crossed fit: VarCorr, ranef, predict, simulate, anova, icc", {
+  d <- sim_crossed(19, binomial())
+  fit <- glamm(y ~ x + (1 | id) + (1 | item), data = d, family = binomial)
+  expect_named(VarCorr(fit), c("id", "item"))
+  expect_identical(fit$ngroups, c(id = 40L, item = 12L))
+  re <- ranef(fit, condVar = TRUE)
+  expect_identical(rownames(re$item), levels(d$item))
+  expect_true(all(attr(re$id, "postVar") > 0))
+  # the conditional predictions add both factors' modes
+  eta <- fixef(fit)[1] + fixef(fit)[2] * d$x + re$id[d$id, 1] + re$item[d$item, 1]
+  expect_equal(unname(predict(fit)), unname(eta), tolerance = 1e-12)
+  expect_equal(unname(predict(fit, re.form = ~ (1 | item))),
+               unname(eta - re$id[d$id, 1]), tolerance = 1e-12)
+  nd <- data.frame(x = c(0, 1), id = c("1", "new"), item = c("i1", "new"))
+  p <- predict(fit, newdata = nd, allow.new.levels = TRUE)
+  expect_equal(unname(p), unname(c(fixef(fit)[1] + re$id["1", 1] + re$item["i1", 1],
+                                   sum(fixef(fit)))), tolerance = 1e-12)
+  expect_identical(dim(simulate(fit, nsim = 2, seed = 1)), c(nrow(d), 2L))
+  fit0 <- glamm(y ~ 1 + (1 | id) + (1 | item), data = d, family = binomial)
+  a <- anova(fit0, fit)
+  expect_equal(a$Chisq[2], 2 * as.numeric(logLik(fit) - logLik(fit0)), tolerance = 1e-10)
+  v <- vapply(VarCorr(fit), function(s) s[1, 1], 1)
+  expect_equal(icc(fit)$icc, unname(v / (sum(v) + pi^2 / 3)), tolerance = 1e-12)
+  expect_error(vcov(fit, type = "sandwich"), "crossed")
+})
+
+test_that("the gradient equals finite differences for Gamma, nbinom2 and ordinal responses", {
+  d <- sim_crossed(20, poisson(), n_person = 25, n_item = 8)
+  set.seed(20)
+  X <- cbind(1, d$x)
+  one <- X[, 1, drop = FALSE]
+  re <- list(list(Z = X, group = d$id, name = "id"), list(Z = one, group = d$item, name = "item"))
+  cases <- list(
+    list(fam = Gamma("log"), y = stats::rgamma(nrow(d), 2, 2 / exp(0.3 * d$x)), X = X, extra = 0.6),
+    list(fam = nbinom2(), y = d$y, X = X, extra = 0.8),
+    list(fam = ordinal(), y = cut(d$x + stats::rlogis(nrow(d)), c(-Inf, -1, 0.5, Inf)),
+         X = X[, 2, drop = FALSE], extra = c(-0.8, log(1.2)))
+  )
+  for (cs in cases) {
+    obj <- objective_levels(cs$y, cs$X, re, cs$fam)
+    par <- c(rep(0.3, ncol(cs$X)), 0.7, 0.2, 0.3, 0.5, cs$extra)
+    g <- attr(obj$loglik(par, gradient = TRUE), "gradient")
+    fd <- central_diff(function(p) as.numeric(obj$loglik(p)), par)
+    expect_lt(max_rel_err(g, fd), 1e-6)
+  }
 })

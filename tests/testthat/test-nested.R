@@ -434,11 +434,12 @@ test_that("four levels: gradient = finite differences, poisson and gaussian", {
 
 # ---- bad input --------------------------------------------------------------
 
-test_that("a factor nested in two parents written as (1 | a) + (1 | b): error naming a/b", {
+test_that("a factor nested in two parents written as (1 | a) + (1 | b): crossed, message naming a/b", {
   d <- nested3(33, binomial)  # class labels 1..3 reused in every school
   form <- y ~ x + (1 | school) + (1 | class)
-  expect_error(glamm(form, data = d, family = binomial), "nest")
-  expect_error(glamm(form, data = d, family = binomial), "school/class", fixed = TRUE)
+  expect_message(fit <- glamm(form, data = d, family = binomial), "crossed, not nested")
+  expect_identical(fit$crossed, "school and class")
+  expect_message(glamm(form, data = d, family = binomial), "school/class", fixed = TRUE)
 })
 
 test_that("nAGQ named for a factor not in the model: error listing the valid names", {
