@@ -34,10 +34,7 @@ void selected_inverse(const Eigen::SparseMatrix<double>& L, Eigen::VectorXd& Z,
   const int* Li = L.innerIndexPtr();
   const double* Lx = L.valuePtr();
   Z.setZero(L.nonZeros());
-  // The dense trailing block [c0, N): column k holds every row k .. N - 1.
-  int c0 = N;
-  while (c0 > 0 && Lp[c0] - Lp[c0 - 1] == N - c0 + 1) --c0;
-  const int nd = N - c0;
+  const int c0 = dense_tail_start(L), nd = N - c0;
   Eigen::MatrixXd Zd;
   if (nd > 0) {
     Eigen::MatrixXd Ld = Eigen::MatrixXd::Zero(nd, nd);
@@ -93,6 +90,14 @@ void selected_inverse(const Eigen::SparseMatrix<double>& L, Eigen::VectorXd& Z,
     finish_column(Lx, p0, m, v, Zx);
     for (int t = 0; t < m; ++t) work[Li[p0 + 1 + t]] = -1;
   }
+}
+
+int dense_tail_start(const Eigen::SparseMatrix<double>& L) {
+  const int N = static_cast<int>(L.cols());
+  const int* Lp = L.outerIndexPtr();
+  int c0 = N;
+  while (c0 > 0 && Lp[c0] - Lp[c0 - 1] == N - c0 + 1) --c0;
+  return c0;
 }
 
 int sparse_position(const Eigen::SparseMatrix<double>& M, int row, int col) {

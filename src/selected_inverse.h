@@ -26,6 +26,10 @@ namespace glamm {
 void selected_inverse(const Eigen::SparseMatrix<double>& L, Eigen::VectorXd& Z,
                       std::vector<int>& work, int n_threads = 1);
 
+// The first column of L's dense trailing block: every column k from it on
+// holds every row k .. N - 1 (the last column always does).
+int dense_tail_start(const Eigen::SparseMatrix<double>& L);
+
 // The position of entry (row, col), row >= col, in the values of a
 // column-major matrix with sorted rows, or -1 when it is not stored.
 int sparse_position(const Eigen::SparseMatrix<double>& M, int row, int col);

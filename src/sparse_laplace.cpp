@@ -111,11 +111,15 @@ bool SparseLaplace::factor_curvature() {
       for (int s = r; s < R; ++s) val[hp[structure_.pair(r, s)]] += wt * T_(i, s);
     }
   }
+  if (schur_) return schur_->factorize(H);
   factor_.factorize(H);
   if (factor_.info() != Eigen::Success) return false;
   if (!factor_located_) {
-    structure_.locate_in_factor(factor_L());
+    const Eigen::SparseMatrix<double>& L = factor_.matrixL().nestedExpression();
+    structure_.locate_in_factor(L);
     factor_located_ = true;
+    const int c0 = dense_tail_start(L);
+    if (L.cols() - c0 >= 8) schur_.reset(new SchurFactor(L, H, c0, n_threads_));
   }
   return true;
 }
@@ -139,7 +143,7 @@ bool SparseLaplace::find_mode(double* g_mode) {
         const int* c = structure_.cols(i);
         for (int r = 0; r < R; ++r) grad[c[r]] += T_(i, r) * d1_[i];
       }
-      step = factor_.solve(grad);
+      step = solve(grad);
       const double size = step.lpNorm<Eigen::Infinity>();
       if (!std::isfinite(size)) {
         failed = true;
@@ -226,7 +230,7 @@ void SparseLaplace::gradient(Gradient* grad, bool want_scores) {
     const int* c = structure_.cols(i);
     for (int r = 0; r < R; ++r) kappa[c[r]] += T_(i, r) * rr[i];
   }
-  const VectorXd nu = factor_.solve(kappa);
+  const VectorXd nu = solve(kappa);
   MatrixXd chunk_score = MatrixXd::Zero(n_score + n_extra, nc);
   over_rows(n, n_threads_, [&](int first, int last) {
     const int m = last - first;

@@ -14,6 +14,9 @@
 // and the parameter layer takes (ebar, Tbar) back to beta and Lambda.
 // Row passes run in parallel over fixed chunks of rows; sums over rows are
 // reduced in chunk order, so results do not depend on the thread count.
+// The factorization is Eigen's SimplicialLLT (in a fill-reducing order fixed
+// once, sparse_structure.h), or, when the factor ends in a dense block of at
+// least 8 columns, the blocked factorization of schur_factor.h.
 #ifndef GLAMM_SPARSE_LAPLACE_H
 #define GLAMM_SPARSE_LAPLACE_H
 
@@ -26,6 +29,7 @@
 #include "design.h"
 #include "family.h"
 #include "likelihood.h"
+#include "schur_factor.h"
 #include "sparse_structure.h"
 
 namespace glamm {
@@ -66,13 +70,19 @@ class SparseLaplace {
   int prepare(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
               const Eigen::VectorXd& psi, double* loglik);
   void gradient(Gradient* grad, bool want_scores);
-  const Eigen::SparseMatrix<double>& factor_L() const { return factor_.matrixL().nestedExpression(); }
+  const Eigen::SparseMatrix<double>& factor_L() const {
+    return schur_ ? schur_->L() : factor_.matrixL().nestedExpression();
+  }
+  Eigen::VectorXd solve(const Eigen::VectorXd& b) const {
+    return schur_ ? schur_->solve(b) : Eigen::VectorXd(factor_.solve(b));
+  }
 
   Design design_;
   Responses response_;
   std::unique_ptr<Family> family_;
   SparseStructure structure_;
-  Factor factor_;
+  Factor factor_;  // the first factorization, and any without a dense trailing block
+  std::unique_ptr<SchurFactor> schur_;  // from the second on, when L ends in a dense block
   bool factor_located_ = false;
   int n_threads_;
   ModeControl ctl_;
