@@ -27,9 +27,9 @@ sim_crossed <- function(seed, family, n_person = 40, n_item = 12, sds = c(0.8, 0
 # The objective of a model given as a list of levels re (each list(Z, group,
 # pattern, name)), through the sparse Laplace (sparse = TRUE) or the engine
 # the structure calls for.
-objective_levels <- function(y, X, re, family, sparse = FALSE) {
+objective_levels <- function(y, X, re, family, sparse = FALSE, nthreads = 1L) {
   levels <- glamm:::fit_levels(NULL, NULL, NULL, re, nrow(X))
   resp <- glamm:::prepare_response(y, family, NULL)
   glamm:::build_objective(X, levels, resp, NULL, family, rep(1L, length(levels)),
-                          glamm_control(nthreads = 1L), sparse = sparse)
+                          glamm_control(nthreads = nthreads), sparse = sparse)
 }

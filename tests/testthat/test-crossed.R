@@ -182,3 +182,15 @@ test_that("the gradient equals finite differences for Gamma, nbinom2 and ordinal
     expect_lt(max_rel_err(g, fd), 1e-6)
   }
 })
+
+test_that("the value and gradient do not depend on the number of threads", {
+  # 12,000 rows: three chunks of rows, a dense block of 60 item effects
+  d <- sim_crossed(21, binomial(), n_person = 200, n_item = 60, keep = 1)
+  X <- cbind(1, d$x)
+  re <- list(list(Z = X[, 1, drop = FALSE], group = d$id, name = "id"),
+             list(Z = X, group = d$item, name = "item"))
+  par <- c(-0.2, 0.5, 0.8, 0.3, 0.1, 0.2)
+  v1 <- objective_levels(d$y, X, re, binomial(), nthreads = 1L)$loglik(par, gradient = TRUE)
+  v2 <- objective_levels(d$y, X, re, binomial(), nthreads = 2L)$loglik(par, gradient = TRUE)
+  expect_identical(v1, v2)
+})
