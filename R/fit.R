@@ -5,7 +5,7 @@
 #'
 #' The engine under [glamm()]: the same fit from a response, a fixed-effects
 #' design `X` and the random effects, given as a design `Z` with a grouping
-#' factor (one level) or as a list `re` of nested levels. Use it to fit many
+#' factor (one level) or as a list `re` of nested or crossed levels. Use it to fit many
 #' models with designs built once, or from other front ends.
 #'
 #' @param y response: a numeric vector; for the binomial family also 0/1,
@@ -39,8 +39,10 @@
 #' @param re instead of `Z`, `group` and `pattern`: the levels of nested
 #'   random effects, a list with one element per grouping factor, each
 #'   `list(Z = , group = , pattern = , name = )` (`pattern` and `name`
-#'   optional). Every cluster of a finer factor must lie in one cluster of
-#'   each coarser factor. `nAGQ` may then be named by the levels' names.
+#'   optional). When every cluster of a finer factor lies in one cluster of
+#'   each coarser factor the levels are nested (adaptive quadrature);
+#'   otherwise they are crossed and fitted by the Laplace approximation (see
+#'   [glamm()]). `nAGQ` may then be named by the levels' names.
 #' @param survey survey weights, as [glamm()] builds them from `pweights`:
 #'   `list(row = , top = , strata = )`, vectors with one value per
 #'   observation (or `NULL`): `row` the power of each row's density, `top`

@@ -97,7 +97,9 @@ lines <- c(
   "in one R process, elapsed and CPU (all threads of the process); `loglik - glamm` > 0",
   "means a higher maximum than glamm's.", "",
   md_row(names(results)), md_row(rep("---", ncol(results))),
-  vapply(seq_len(nrow(results)), function(i) md_row(unlist(results[i, ])), "")
+  vapply(seq_len(nrow(results)), function(i) md_row(unlist(results[i, ])), ""),
+  "", "A `loglik - glamm` below -1e-4 means that fitter stopped short of the maximum",
+  "(glmer with its default settings does so on the binary model)."
 )
 writeLines(lines, out_file)
 cat("\nwritten to", out_file, "\n")
