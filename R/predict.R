@@ -41,7 +41,8 @@
 #' estimates and the predicted effects is neglected (as in gllamm), and so
 #' is the posterior covariance between the effects of different levels
 #' (a class's and its school's), which is usually negative, so that these
-#' SEs tend to be somewhat too large for nested levels.
+#' SEs tend to be somewhat too large for nested levels (and for crossed
+#' factors, a person's and an item's).
 #'
 #' The cost is linear in the number of rows, whatever the number of
 #' clusters.

@@ -9,6 +9,8 @@
 #   BENCH_THREADS=<n>     threads for glamm and glmmTMB (default 2)
 #   BENCH_PERSONS=<m>     persons (default 1000)
 #   BENCH_ITEMS=<k>       items (default 100): persons x items rows
+#   BENCH_LARGE_PERSONS=<m>  also fit glamm alone on m persons with 100 of
+#                         1000 items each (m = 10000: 1e6 rows; default 0, skipped)
 #
 # Writes the tables to stdout and to bench/results-crossed.md.
 
@@ -17,6 +19,7 @@ if (nzchar(lib)) library(glamm, lib.loc = lib) else library(glamm)
 nthreads <- as.integer(Sys.getenv("BENCH_THREADS", "2"))
 n_person <- as.integer(Sys.getenv("BENCH_PERSONS", "1000"))
 n_item <- as.integer(Sys.getenv("BENCH_ITEMS", "100"))
+n_large <- as.integer(Sys.getenv("BENCH_LARGE_PERSONS", "0"))
 loadavg <- function() tryCatch(sub("^(\\S+ \\S+ \\S+).*", "\\1", readLines("/proc/loadavg", n = 1)),
                                 error = function(e) NA)
 load_start <- loadavg()
@@ -88,6 +91,27 @@ run <- function(family) {
 results <- rbind(run("binomial"), run("poisson"))
 print(results, row.names = FALSE)
 
+# A sparse crossing: each person answers 100 of 1000 items (drawn at random).
+large <- NULL
+if (n_large > 0) {
+  set.seed(2)
+  d <- data.frame(person = rep(seq_len(n_large), each = 100),
+                  item = as.vector(vapply(seq_len(n_large), function(i) sample.int(1000, 100),
+                                          integer(100))))
+  d$x <- rnorm(nrow(d))
+  d$y <- rbinom(nrow(d), 1, plogis(-0.3 + 0.5 * d$x + rnorm(n_large)[d$person] +
+                                    rnorm(1000, sd = 0.7)[d$item]))
+  d$person <- factor(d$person)
+  d$item <- factor(d$item)
+  g <- timed(glamm(formula, data = d, family = binomial,
+                   control = glamm_control(nthreads = nthreads)))
+  large <- sprintf(paste0("glamm alone, binomial, %d persons x 100 of 1000 items (%d rows): ",
+                          "%.1f s elapsed, %.1f s CPU, log-likelihood %.2f, %d evaluations"),
+                   n_large, nrow(d), g$time, g$cpu, as.numeric(logLik(g$value)),
+                   g$value$optinfo$evaluations[[1]])
+  cat(large, "\n")
+}
+
 md_row <- function(r) paste0("| ", paste(r, collapse = " | "), " |")
 lines <- c(
   "# Crossed benchmark (bench/crossed.R)", "",
@@ -99,7 +123,8 @@ lines <- c(
   md_row(names(results)), md_row(rep("---", ncol(results))),
   vapply(seq_len(nrow(results)), function(i) md_row(unlist(results[i, ])), ""),
   "", "A `loglik - glamm` below -1e-4 means that fitter stopped short of the maximum",
-  "(glmer with its default settings does so on the binary model)."
+  "(glmer with its default settings does so on the binary model).",
+  if (!is.null(large)) c("", large)
 )
 writeLines(lines, out_file)
 cat("\nwritten to", out_file, "\n")
