@@ -11,6 +11,8 @@
 #' @param family the family object.
 #' @param q random effects per level.
 #' @param control settings from [glamm_control()].
+#' @param announce whether to give the message on reused labels (the fit
+#'   gives it; methods that rebuild the objective do not repeat it).
 #' @return `list(sparse, parents, tree, nAGQ, crossed)`: for a tree (the
 #'   factors nest) the parents of [check_nesting()], the row order of
 #'   [tree_order()] and the points per level of [resolve_nagq()], checked by
@@ -21,7 +23,7 @@
 #'   A crossed pair that would nest if one factor's labels were read within
 #'   the other's clusters gets a message suggesting `a/b`.
 #' @noRd
-random_structure <- function(levels, nAGQ, family, q, control) {
+random_structure <- function(levels, nAGQ, family, q, control, announce = TRUE) {
   factors <- lapply(levels, level_factor)
   if (length(levels) == 1 || nests(factors)) {
     parents <- check_nesting(levels)
@@ -42,7 +44,7 @@ random_structure <- function(levels, nAGQ, family, q, control) {
          call. = FALSE)
   }
   hint <- reused_label_hint(crossed, factors, labels)
-  if (nzchar(hint)) {
+  if (announce && nzchar(hint)) {
     message(sprintf(paste0("the grouping factors %s are crossed, not nested: they are fitted as ",
                            "crossed factors%s"), paste(crossed$label, collapse = "; "), hint))
   }

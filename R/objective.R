@@ -47,7 +47,8 @@ fit_objective <- function(object, nAGQ = object$nAGQ) {
     list(name = gr$name, group = gr$factor, factor = gr$factor, Z = gr$Z, pattern = gr$pattern)
   })
   q <- vapply(levels, function(l) ncol(l$Z), 1L)
-  structure <- random_structure(levels, nAGQ, object$family, q, object$control)
+  structure <- random_structure(levels, nAGQ, object$family, q, object$control,
+                                announce = FALSE)
   tree <- structure$tree
   objective <- build_objective(dd$X, levels, resp, dd$offset, object$family, structure$nAGQ,
                                object$control, tree, survey = object$survey)
