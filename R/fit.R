@@ -123,6 +123,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   X_engine <- scaled_design(X, scaling)
   objective <- build_objective(X_engine, levels, resp, offset, family, nAGQ, control, tree,
                                survey = survey)
+  if (!is.null(objective$release)) on.exit(objective$release(), add = TRUE)
   objective$beta_to_engine <- function(beta) drop(scaling$to_internal %*% beta)
   par0 <- start_values(resp, X, levels, offset, family, start, objective)
   par0 <- map_par(par0, scaling$to_internal, ncol(X))
@@ -154,6 +155,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
                  survey),
     class = "glamm"
   )
+  fit$control$cluster <- NULL  # the workers' engines are gone; methods run here
   inf_beta <- names(fit$coefficients)[opt$infinite[seq_len(ncol(X))]]
   if (family$family == "binomial") {
     check_separation(fit$coefficients, X, offset, resp, family, inf_beta)

@@ -120,6 +120,8 @@ laplace_start <- function(par0, lower, control, nAGQ, objective, build) {
   K[] <- 1L
   control$rel.tol <- max(control$rel.tol, 1e-8)
   laplace <- build(K)
+  release <- laplace$release %||% function() NULL
+  on.exit(release())
   opt <- tryCatch(optimize_loglik(laplace, par0, lower, control), error = function(e) NULL)
   if (is.null(opt)) return(fresh)
   scale <- search_scale(laplace, opt$par, opt$gradient)
