@@ -24,6 +24,21 @@
 #'   top-level cluster. A fit above them stops with an error suggesting fewer
 #'   points; raise them to run such a fit anyway (a long evaluation can be
 #'   interrupted with Ctrl-C).
+#' @param cluster `NULL` (the default), or a cluster of R worker processes
+#'   from [parallel::makeCluster()] (or any `parallel`-compatible cluster,
+#'   e.g. from `parallelly::makeClusterPSOCK()` or an MPI cluster): the
+#'   top-level clusters of the data are split into shards of whole clusters
+#'   with about equal numbers of rows, one per worker. Each worker receives
+#'   its shard once and builds its engine there (glamm must be installed on
+#'   the workers); per evaluation only the parameters go out, and the shards'
+#'   log-likelihoods, gradients and scores are summed in shard order, so the
+#'   fit does not depend on the number of workers or on timing. The methods
+#'   (modes, empirical Bayes, predictions) run on the master, which holds the
+#'   data. A worker that fails or dies stops the fit with an error naming it.
+#'   Interrupting the master during an evaluation leaves that evaluation's
+#'   results on the cluster's connections; make a new cluster after an
+#'   interrupt.
+#' @param worker.threads threads per worker of `cluster` (default 1).
 #' @return A list of class `glamm_control`.
 #' @examples
 #' glamm_control(nthreads = 1)
@@ -31,8 +46,12 @@
 glamm_control <- function(nthreads = NULL, iter.max = 300, eval.max = 600, rel.tol = 1e-10,
                           grad.tol = 1e-6, mode.tol = 1e-12, mode.maxit = 100,
                           polish.maxit = 3, hessian = TRUE, trace = 0, nodes.max = 1e6,
-                          workspace.max = 2e9) {
+                          workspace.max = 2e9, cluster = NULL, worker.threads = 1) {
   if (is.null(nthreads)) nthreads <- default_threads()
+  if (!is.null(cluster) && (!inherits(cluster, "cluster") || length(cluster) < 1)) {
+    stop("'cluster' must be a cluster of R processes from parallel::makeCluster() (or a ",
+         "compatible package), or NULL", call. = FALSE)
+  }
   check_count <- function(x, name) {
     if (!is.numeric(x) || length(x) != 1 || !is.finite(x) || x < 1 || x != round(x)) {
       stop(sprintf("'%s' must be a positive whole number", name), call. = FALSE)
@@ -57,7 +76,9 @@ glamm_control <- function(nthreads = NULL, iter.max = 300, eval.max = 600, rel.t
     hessian = isTRUE(hessian),
     trace = as.integer(trace),
     nodes.max = check_positive(nodes.max, "nodes.max"),
-    workspace.max = check_positive(workspace.max, "workspace.max")
+    workspace.max = check_positive(workspace.max, "workspace.max"),
+    cluster = cluster,
+    worker.threads = check_count(worker.threads, "worker.threads")
   ), class = "glamm_control")
 }
 

@@ -127,8 +127,10 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   if (!is.null(survey$row) || !is.null(survey$top)) {
     scaling <- design_scaling(X[0, , drop = FALSE])
   }
-  objective <- build_objective(scaled_design(X, scaling), levels, resp, offset, family, nAGQ,
-                               control, tree, survey = survey)
+  X_engine <- scaled_design(X, scaling)
+  objective <- build_objective(X_engine, levels, resp, offset, family, nAGQ, control, tree,
+                               survey = survey)
+  if (!is.null(objective$release)) on.exit(objective$release(), add = TRUE)
   objective$beta_to_engine <- function(beta) drop(scaling$to_internal %*% beta)
   par0 <- start_values(resp, X, levels, offset, family, start, objective)
   par0 <- map_par(par0, scaling$to_internal, ncol(X))
@@ -140,8 +142,15 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
          "Lambda with a diagonal covariance)", call. = FALSE)
   }
   if (family$family == "gaussian") check_response_location(objective, par0, resp)
-  opt <- optimize_loglik(objective, par0, lower, control)
-  if (control$hessian) opt <- newton_polish(objective, opt, control)
+  begin <- list(par = par0, scale = NULL)
+  if (is.null(start)) {
+    begin <- laplace_start(par0, lower, control, nAGQ, objective, function(K) {
+      build_objective(X_engine, levels, resp, offset, family, K, control, tree, survey = survey)
+    })
+  }
+  opt <- optimize_loglik(objective, begin$par, lower, control, begin$scale)
+  if (control$hessian) opt <- escape_saddle(objective, newton_polish(objective, opt, control),
+                                            control)
   opt <- map_optimum(opt, scaling, ncol(X))
   opt$infinite <- estimates_at_infinity(objective, opt, scaling, ncol(X),
                                         typical_sizes(X, levels, resp, family, objective$n_extra))
@@ -155,6 +164,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   )
   # Crossed factors: the sparse Laplace; the methods read the pairs that cross.
   if (re_structure$sparse) fit$crossed <- re_structure$crossed
+  fit$control$cluster <- NULL  # the workers' engines are gone; methods run here
   inf_beta <- names(fit$coefficients)[opt$infinite[seq_len(ncol(X))]]
   if (family$family == "binomial") {
     check_separation(fit$coefficients, X, offset, resp, family, inf_beta)

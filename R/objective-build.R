@@ -30,11 +30,16 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
   if (!is.null(survey$row) || !is.null(survey$top)) {
     constant <- sum(constant_rows(resp, family) * (survey$row %||% 1) * (survey$top %||% 1))
   }
-  model <- cpp_model_new(rows(X), rows(resp$y), or_empty(resp$trials), or_empty(resp$weights),
-                         or_empty(survey$row), or_empty(survey$top), or_empty(offset),
-                         engine_levels, codes[["family"]],
-                         codes[["link"]], length(resp$levels), as.integer(nAGQ),
-                         control$nthreads, control$mode.tol, control$mode.maxit, use_tree)
+  # (The arguments are kept for sharding (R/shard.R); the engine holds them
+  # anyway, so this costs no memory.)
+  args <- list(X = rows(X), y = rows(resp$y), trials = or_empty(resp$trials),
+               weights = or_empty(resp$weights), power = or_empty(survey$row),
+               top_weight = or_empty(survey$top), offset = or_empty(offset),
+               levels = engine_levels, family = codes[["family"]], link = codes[["link"]],
+               n_categories = length(resp$levels), nAGQ = as.integer(nAGQ),
+               n_threads = control$nthreads, mode_tol = control$mode.tol,
+               mode_maxit = control$mode.maxit, use_tree = use_tree)
+  model <- do.call(cpp_model_new, args)
   patterns <- lapply(levels, function(l) l$pattern)
   extra <- extra_parameters(family, resp$levels)
   objective <- make_objective(model, ncol(X), patterns, extra, constant)
@@ -42,13 +47,18 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
     cpp_model_posterior(model, beta, lambda, psi)
   }
   objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
-  objective
+  objective$engine_args <- args
+  shard_objective(objective, control)
 }
 
 # The sparse global Laplace's model object (rows in their own order, each
 # level's clusters as 0-based codes) and its objective; survey weights are
-# refused before (glamm.fit()).
+# refused before (glamm.fit()), shards here.
 build_sparse_objective <- function(X, levels, resp, offset, family, control) {
+  if (!is.null(control$cluster)) {
+    stop("sharded fits (glamm_control(cluster = )) need independent top-level clusters; ",
+         "crossed factors have none: fit without 'cluster'", call. = FALSE)
+  }
   codes <- family_codes(family)
   engine_levels <- lapply(levels, function(l) {
     f <- level_factor(l)
@@ -109,10 +119,14 @@ make_objective <- function(model, p, patterns, extra, constant, engine_eval = cp
   free_cols <- unlist(lapply(seq_along(patterns), function(l) {
     p + sum(nrow_sq(patterns)[seq_len(l - 1)]) + which(patterns[[l]])
   }))
+  # The engine's evaluation: the model's own, or the shards' (R/shard.R).
+  evaluate <- function(beta, lambda, psi, gradient, scores) {
+    engine_eval(model, beta, lambda, psi, gradient, scores)
+  }
   loglik <- function(par, gradient = FALSE, scores = FALSE) {
     u <- unpack(par)
     psi <- extra$to_engine(u$psi)
-    r <- engine_eval(model, u$beta, u$lambda, psi, gradient || scores, scores)
+    r <- evaluate(u$beta, u$lambda, psi, gradient || scores, scores)
     value <- r$loglik + constant
     ok <- r$n_fail == 0
     if (gradient) {
@@ -133,6 +147,7 @@ make_objective <- function(model, p, patterns, extra, constant, engine_eval = cp
     value
   }
   list(loglik = loglik, unpack = unpack, model = model, beta_to_engine = identity, p = p,
+       set_evaluator = function(f) evaluate <<- f,
        n_theta = sum(nt),
        n_theta_level = nt, n_extra = ne, extra = extra, patterns = patterns)
 }

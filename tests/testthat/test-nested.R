@@ -375,6 +375,13 @@ test_that("(1 | a/b), (1 | a) + (1 | a:b) and (1 | a) + (1 | b) with unique b ar
     expect_lt(abs(as.numeric(loglik_function(fits[[k]])(par)) - v1), 1e-10)  # seen 0
     expect_lt(abs(as.numeric(logLik(fits[[k]]) - logLik(fits[[1]]))), 1e-6)  # seen 0
   }
+  # ... and at a maximum: a Newton polish once ran these fits into a saddle
+  # (the slope SDs' Cholesky entries at 0 with a Hessian eigenvalue of +0.8,
+  # 0.08 below the maximum, and "not positive definite")
+  for (fit in fits) {
+    expect_lt(max(eigen(fit$hessian, only.values = TRUE)$values), 0)  # seen -0.37
+    expect_false(anyNA(diag(as.matrix(vcov(fit)))))
+  }
 })
 
 # ---- the exact gradient at four levels --------------------------------------

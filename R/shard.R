@@ -1,0 +1,140 @@
+# Sharding a fit over the workers of a parallel cluster (issue 14): the
+# log-likelihood is a sum over independent top-level clusters,
+#   l(par) = sum_s l_s(par),   gradient = sum_s grad l_s(par),
+# so each worker holds a shard of whole top-level clusters (contiguous in the
+# engine's row order), builds its own engine on it once, and per evaluation
+# receives only the parameters and returns its shard's value, gradient and
+# (on request) scores. The master sums the shards in shard order, so the
+# result does not depend on timing, and stacks the scores in the same order
+# as the single-process engine.
+
+# The engines built on this process as a worker, by fit key.
+shard_store <- new.env(parent = emptyenv())
+
+# Row ranges of at most n_shards shards of whole top-level clusters with about
+# equal numbers of rows (every row of a tree design carries the same levels,
+# so rows measure the work). top: the top-level code of each row, in engine
+# order (a cluster is a run of equal codes).
+shard_ranges <- function(top, n_shards) {
+  n <- length(top)
+  starts <- which(c(TRUE, top[-1L] != top[-n]))
+  shard <- pmin(floor((starts - 1) / n * n_shards), n_shards - 1) + 1
+  first <- starts[!duplicated(shard)]
+  last <- c(first[-1L] - 1L, n)
+  Map(function(a, b) c(a, b), first, last)
+}
+
+# The engine arguments of rows a..b (empty vectors stay empty).
+shard_args <- function(args, a, b) {
+  rows <- function(v) {
+    if (is.matrix(v)) v[a:b, , drop = FALSE] else if (length(v)) v[a:b] else v
+  }
+  for (name in c("X", "y", "trials", "weights", "power", "top_weight", "offset")) {
+    args[[name]] <- rows(args[[name]])
+  }
+  args$levels <- lapply(args$levels, function(l) list(Z = rows(l$Z), node = rows(l$node)))
+  args
+}
+
+# Worker side: build, evaluate and drop a shard's engine. Errors are returned,
+# not raised, so that the master can name the shard that failed.
+shard_build <- function(key, args) {
+  tryCatch({
+    shard_store[[key]] <- do.call(cpp_model_new, args)
+    TRUE
+  }, error = function(e) e)
+}
+shard_eval <- function(key, beta, lambda, psi, gradient, scores) {
+  tryCatch(cpp_model_eval(shard_store[[key]], beta, lambda, psi, gradient, scores),
+           error = function(e) e)
+}
+shard_drop <- function(key) {
+  if (exists(key, envir = shard_store, inherits = FALSE)) rm(list = key, envir = shard_store)
+  TRUE
+}
+
+# One call on every worker of the shards, with a clear error naming the shard
+# that failed (or the connection that broke).
+shard_call <- function(cl, ranges, fun, ...) {
+  out <- tryCatch(parallel::clusterCall(cl, fun, ...), error = function(e) {
+    stop("a worker of the parallel cluster stopped responding (", conditionMessage(e),
+         "); the sharded fit was abandoned", call. = FALSE)
+  })
+  for (s in seq_along(out)) {
+    if (inherits(out[[s]], "error")) {
+      stop(sprintf("worker %d (shard %d: rows %d to %d in the engine's order) failed: %s", s, s,
+                   ranges[[s]][1], ranges[[s]][2], conditionMessage(out[[s]])), call. = FALSE)
+    }
+  }
+  out
+}
+
+# The objective evaluated on the workers of control$cluster (unchanged when
+# there is none). The engine arguments go to the workers once; the master's
+# own engine stays for the methods (modes, empirical Bayes). release() drops
+# the workers' engines.
+shard_objective <- function(objective, control) {
+  cl <- control$cluster
+  if (is.null(cl)) return(objective)
+  args <- objective$engine_args
+  args$n_threads <- control$worker.threads
+  top <- args$levels[[length(args$levels)]]$node
+  ranges <- shard_ranges(top, length(cl))
+  cl <- cl[seq_along(ranges)]
+  key <- paste0("glamm", paste(sample(c(letters, 0:9), 16, TRUE), collapse = ""))
+  # The workers load this process's glamm: its library goes first on their
+  # paths (set by a function of the base environment, so that sending it
+  # neither loads glamm there first nor carries this frame along).
+  paths <- unique(c(dirname(getNamespaceInfo("glamm", "path")), .libPaths()))
+  set_paths <- function(p) {
+    .libPaths(p)
+    ns <- tryCatch(loadNamespace("glamm"), error = function(e) NULL)
+    if (is.null(ns)) return("")
+    if (exists("shard_store", envir = ns, inherits = FALSE)) "ok" else getNamespaceVersion(ns)
+  }
+  environment(set_paths) <- baseenv()
+  found <- shard_call(cl, lapply(cl, function(x) c(0, 0)), set_paths, paths)
+  for (s in seq_along(found)) {
+    if (!identical(found[[s]], "ok")) {
+      stop(sprintf(paste0("worker %d %s: install glamm %s (the version this session runs) where ",
+                          "the workers find it, or start new workers"), s,
+                   if (nzchar(found[[s]])) paste("has an older glamm", found[[s]], "loaded")
+                   else "cannot load glamm", utils::packageVersion("glamm")), call. = FALSE)
+    }
+  }
+  tryCatch(
+    for (s in seq_along(ranges)) {
+      one <- shard_args(args, ranges[[s]][1], ranges[[s]][2])
+      r <- tryCatch(parallel::clusterCall(cl[s], shard_build, key, one)[[1]],
+                    error = function(e) e)
+      if (inherits(r, "error")) {
+        stop(sprintf("worker %d could not build the engine of shard %d (rows %d to %d): %s", s,
+                     s, ranges[[s]][1], ranges[[s]][2], conditionMessage(r)), call. = FALSE)
+      }
+    },
+    error = function(e) {
+      try(parallel::clusterCall(cl, shard_drop, key), silent = TRUE)
+      stop(e)
+    })
+  objective$set_evaluator(function(beta, lambda, psi, gradient, scores) {
+    parts <- shard_call(cl, ranges, shard_eval, key, beta, lambda, psi, gradient, scores)
+    combine_shards(parts)
+  })
+  objective$release <- function() try(parallel::clusterCall(cl, shard_drop, key), silent = TRUE)
+  objective$n_shards <- length(ranges)
+  objective
+}
+
+# The engine's result summed over shards in shard order (scores stacked).
+combine_shards <- function(parts) {
+  out <- parts[[1]]
+  out$loglik <- sum(vapply(parts, function(r) r$loglik, 0))
+  out$n_fail <- sum(vapply(parts, function(r) r$n_fail, 0))
+  if (out$n_fail > 0 || is.null(out$grad_beta)) return(out)
+  add <- function(name) Reduce(`+`, lapply(parts, `[[`, name))
+  out$grad_beta <- add("grad_beta")
+  out$grad_psi <- add("grad_psi")
+  out$grad_lambda <- Reduce(function(a, b) Map(`+`, a, b), lapply(parts, `[[`, "grad_lambda"))
+  if (!is.null(out$scores)) out$scores <- do.call(rbind, lapply(parts, `[[`, "scores"))
+  out
+}

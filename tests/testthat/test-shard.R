@@ -1,0 +1,78 @@
+# Sharded fits (issue 14): the top-level clusters split over the workers of
+# a parallel cluster give the single-process fit, whatever the number of
+# workers; the workers keep nothing after the fit; a failing or dead worker
+# gives an error naming it, and the session stays usable.
+
+shard_data <- function(seed = 3) {
+  set.seed(seed)
+  schools <- 30
+  d <- data.frame(school = factor(rep(seq_len(schools), each = 20)),
+                  class = factor(rep(rep(1:4, each = 5), schools)), x = rnorm(schools * 20))
+  u <- rnorm(schools, sd = 0.8)[d$school] + rnorm(schools * 4, sd = 0.5)[
+    (as.integer(d$school) - 1) * 4 + as.integer(d$class)]
+  d$y <- rbinom(nrow(d), 1, plogis(-0.3 + 0.6 * d$x + u))
+  d$w <- runif(schools, 1, 3)[d$school]
+  d
+}
+
+test_that("a sharded fit equals the single-process fit, for 1 and 2 workers", {
+  d <- shard_data()
+  cl <- parallel::makeCluster(2)
+  on.exit(parallel::stopCluster(cl))
+  form <- y ~ x + (1 | school/class)
+  ref <- glamm(form, data = d, family = binomial)
+  for (workers in list(cl[1], cl)) {
+    fit <- glamm(form, data = d, family = binomial, control = glamm_control(cluster = workers))
+    expect_lt(abs(fit$loglik - ref$loglik), 1e-10)  # seen 4.5e-13 (1e5 rows)
+    expect_lt(max(abs(fit$par - ref$par)), 1e-8)  # seen 2e-16
+    expect_lt(max(abs(vcov(fit) - vcov(ref))), 1e-8)  # seen 8e-15
+    expect_null(fit$control$cluster)
+  }
+  # the workers hold no engine after the fit
+  left <- parallel::clusterEvalQ(cl, length(ls(glamm:::shard_store)))
+  expect_identical(unlist(left), c(0L, 0L))
+  # a weighted fit: its sandwich takes the scores, stacked over the shards
+  refw <- glamm(form, data = d, family = binomial, pweights = list(school = ~w))
+  fitw <- glamm(form, data = d, family = binomial, pweights = list(school = ~w),
+                control = glamm_control(cluster = cl))
+  expect_lt(max(abs(vcov(fitw) - vcov(refw))), 1e-8)  # seen 1e-15
+})
+
+test_that("the shards are whole top-level clusters of about equal size", {
+  top <- rep(1:7, times = c(5, 1, 9, 3, 3, 8, 1))
+  r <- glamm:::shard_ranges(top, 3)
+  expect_identical(r[[1]][1], 1L)
+  expect_identical(r[[length(r)]][2], length(top))
+  for (s in r) {
+    expect_true(s[1] == 1 || top[s[1]] != top[s[1] - 1])  # starts a cluster
+  }
+  expect_identical(glamm:::shard_ranges(rep(1, 10), 4), list(c(1L, 10L)))
+})
+
+test_that("a failing or dead worker stops the fit with an error naming it", {
+  d <- shard_data()
+  cl <- parallel::makeCluster(2)
+  on.exit(try(parallel::stopCluster(cl), silent = TRUE))
+  ctl <- glamm_control(cluster = cl)
+  # worker 2's engine evaluation fails
+  inject <- function(lib) {
+    .libPaths(lib)
+    ns <- asNamespace("glamm")
+    unlockBinding("cpp_model_eval", ns)
+    assign("cpp_model_eval", function(...) stop("injected failure"), envir = ns)
+  }
+  environment(inject) <- globalenv()  # sending it must not load glamm before .libPaths()
+  parallel::clusterCall(cl[2], inject, .libPaths())
+  expect_error(glamm(y ~ x + (1 | school), data = d, family = binomial, control = ctl),
+               "worker 2 \\(shard 2: rows [0-9]+ to 600 .*\\) failed: injected failure")
+  # the master stays usable and so does worker 1
+  expect_s3_class(glamm(y ~ x + (1 | school), data = d, family = binomial), "glamm")
+  expect_identical(parallel::clusterEvalQ(cl[1], length(ls(glamm:::shard_store)))[[1]], 0L)
+  # a worker that died
+  pid <- parallel::clusterCall(cl[2], Sys.getpid)[[1]]
+  tools::pskill(pid)
+  Sys.sleep(0.5)
+  expect_error(glamm(y ~ x + (1 | school), data = d, family = binomial, control = ctl),
+               "worker.*(stopped responding|could not build)")
+  expect_error(glamm_control(cluster = "localhost"), "must be a cluster of R processes")
+})
