@@ -130,6 +130,13 @@ test_that("binary responses with small clusters of a crossed factor warn of Lapl
   expect_no_warning(glamm(y ~ x + (1 | id) + (1 | item), data = d2, family = binomial))
 })
 
+test_that("sharded fits are refused for crossed factors", {
+  d <- sim_crossed(18, binomial())
+  cl <- structure(list(list()), class = c("SOCKcluster", "cluster"))  # never used
+  expect_error(glamm(y ~ x + (1 | id) + (1 | item), data = d, family = binomial,
+                     control = glamm_control(cluster = cl)), "crossed factors have none")
+})
+
 test_that("survey weights are refused for crossed factors", {
   d <- sim_crossed(18, binomial())
   d$w <- 1
