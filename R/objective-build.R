@@ -26,7 +26,9 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
   if (!is.null(survey$row) || !is.null(survey$top)) {
     constant <- sum(constant_rows(resp, family) * (survey$row %||% 1) * (survey$top %||% 1))
   }
-  model <- cpp_model_new(rows(X), rows(resp$y), or_empty(resp$trials), or_empty(resp$weights),
+  engine_X <- rows(X)
+  engine_weights <- or_empty(resp$weights)
+  model <- cpp_model_new(engine_X, rows(resp$y), or_empty(resp$trials), engine_weights,
                          or_empty(survey$row), or_empty(survey$top), or_empty(offset),
                          engine_levels, codes[["family"]],
                          codes[["link"]], length(resp$levels), as.integer(nAGQ),
@@ -35,6 +37,8 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
   extra <- extra_parameters(family, resp$levels)
   objective <- make_objective(model, ncol(X), patterns, extra, constant)
   objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
+  # The sorted rows, for the dense REML term (R/reml.R).
+  objective$engine_data <- list(X = engine_X, weights = engine_weights, levels = engine_levels)
   objective
 }
 

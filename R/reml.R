@@ -9,81 +9,55 @@
 # l is exactly quadratic in beta with Hessian -M (identity link), so the
 # maximum of f over beta is l_R, reached at the GLS estimate beta^ (lmer's
 # REML fixed effects), and the covariance-parameter block of the inverse of
-# -Hess f is the inverse REML information.
+# -Hess f is the inverse REML information. l and its gradient come from the
+# ML engine; the term -1/2 log|M| and its exact gradient from one of:
 #
-# M and the gradient of log|M| come from the ML engine's value and exact
-# gradient at shifted fixed effects. With l(beta + v) = l + g'v - v'M v / 2
-# exactly, for the fixed-effects gradient g and any covariance parameter psi:
-#   M e_j          = (g(beta) - g(beta + t e_j)) / t,
-#   v' (dM/dpsi) v = 2 dl/dpsi(beta) - dl/dpsi(beta + v) - dl/dpsi(beta - v),
-# and with C C' = M^-1 (C = R^-1, M = R'R):
-#   d(-1/2 log|M|)/dpsi = -1/2 tr(M^-1 dM/dpsi) = -1/2 sum_m c_m' (dM/dpsi) c_m.
-# These are identities of a quadratic (no truncation error; the differences
-# lose only rounding), and they use nothing of the engine but (l, gradient) at
-# given parameters: the sparse Laplace for crossed designs, exact for
-# gaussian responses as well, gives REML through the same function. A REML
-# evaluation costs 3p + 1 engine evaluations (p fixed effects).
+# * the dense REML term (src/gaussian_reml.cpp): one pass over the rows,
+#   Woodbury within each top cluster, used when no top cluster has more than
+#   `dense_max` random effects (its dense factor stays cheap);
+# * otherwise, the ML engine's value and exact gradient at shifted fixed
+#   effects. With l(beta + v) = l + g'v - v'M v / 2 exactly, for the
+#   fixed-effects gradient g and any covariance parameter psi:
+#     M e_j          = (g(beta) - g(beta + t e_j)) / t,
+#     v' (dM/dpsi) v = 2 dl/dpsi(beta) - dl/dpsi(beta + v) - dl/dpsi(beta - v),
+#   and with C C' = M^-1 (C = R^-1, M = R'R):
+#     d(-1/2 log|M|)/dpsi = -1/2 tr(M^-1 dM/dpsi) = -1/2 sum_m c_m' (dM/dpsi) c_m.
+#   These are identities of a quadratic (no truncation error; the
+#   differences lose only rounding) that use nothing of the engine but
+#   (l, gradient) at given parameters, so they carry over to any exact
+#   gaussian integrator (the sparse Laplace of crossed designs); the cost is
+#   3p + 1 engine evaluations.
+
+dense_max <- 400L
 
 # The REML objective over the ML objective `ml` (R/objective-build.R) of a
 # gaussian identity-link model whose engine design is X* = X B (B =
 # `from_internal`, the identity when X is used as it is): log|X'V^-1X| =
 # log|X*'V^-1X*| - 2 log|det B|, so that the value is lmer's on X's scale.
-reml_objective <- function(ml, from_internal = diag(ml$p)) {
+# shifts = TRUE forces the shifted-evaluation identities.
+reml_objective <- function(ml, from_internal = diag(ml$p), shifts = FALSE) {
   p <- ml$p
   log_det_B <- if (p > 0) {
     as.numeric(determinant(from_internal, logarithm = TRUE)$modulus)
   } else 0
-  shift <- if (length(ml$typsize) > p) ml$typsize[seq_len(p)] else rep(1, p)
-  beta_idx <- seq_len(p)
-  # M = X*' V^-1 X* at the covariance parameters of par, from the fixed-effects
-  # gradient at par and at p shifted points; NULL when the engine fails.
-  information <- function(par, at) {
-    g0 <- attr(at, "gradient")[beta_idx]
-    M <- matrix(0, p, p)
-    for (j in beta_idx) {
-      moved <- par
-      moved[j] <- moved[j] + shift[j]
-      r <- ml$loglik(moved, gradient = TRUE)
-      g <- attr(r, "gradient")
-      if (!is.finite(r) || anyNA(g)) return(NULL)
-      M[, j] <- (g0 - g[beta_idx]) / shift[j]
-    }
-    (M + t(M)) / 2
-  }
+  dense <- !shifts && !is.null(ml$engine_data) &&
+    max_top_dimension(ml$engine_data$levels, ml$patterns) <= dense_max
+  term <- if (dense) dense_reml_term(ml) else shifted_reml_term(ml)
   loglik <- function(par, gradient = FALSE, scores = FALSE) {
     if (scores) stop("per-cluster scores are not available for REML fits", call. = FALSE)
-    at <- ml$loglik(par, gradient = TRUE)
-    g_at <- attr(at, "gradient")
+    at <- ml$loglik(par, gradient = gradient || !dense)
     value <- as.numeric(at)
     failed <- function() {
       out <- -Inf
       if (gradient) attr(out, "gradient") <- rep(NA_real_, length(par))
       out
     }
-    if (!is.finite(value) || anyNA(g_at)) return(failed())
-    if (p == 0) {
-      if (gradient) attr(value, "gradient") <- g_at
-      return(value)
-    }
-    M <- information(par, at)
-    R <- if (!is.null(M)) tryCatch(chol(M), error = function(e) NULL)
-    if (is.null(R)) return(failed())
-    out <- value + p / 2 * log(2 * pi) - sum(log(diag(R))) + log_det_B
-    if (gradient) {
-      rest <- -beta_idx
-      trace <- numeric(length(par) - p)
-      C <- backsolve(R, diag(p))
-      for (m in seq_len(p)) {
-        both <- lapply(c(1, -1), function(s) {
-          moved <- par
-          moved[beta_idx] <- moved[beta_idx] + s * C[, m]
-          attr(ml$loglik(moved, gradient = TRUE), "gradient")
-        })
-        if (anyNA(both[[1]]) || anyNA(both[[2]])) return(failed())
-        trace <- trace + 2 * g_at[rest] - both[[1]][rest] - both[[2]][rest]
-      }
-      attr(out, "gradient") <- c(g_at[beta_idx], g_at[rest] - trace / 2)
-    }
+    if (!is.finite(value) || (gradient && anyNA(attr(at, "gradient")))) return(failed())
+    if (p == 0) return(at)
+    tr <- term(par, at, gradient)
+    if (is.null(tr)) return(failed())
+    out <- value + p / 2 * log(2 * pi) + tr$value + log_det_B
+    if (gradient) attr(out, "gradient") <- attr(at, "gradient") + c(rep(0, p), tr$gradient)
     out
   }
   out <- ml
@@ -91,12 +65,85 @@ reml_objective <- function(ml, from_internal = diag(ml$p)) {
   # X'V^-1X on X's scale (the inverse of lmer's vcov() of the fixed effects).
   out$information_beta <- function(par) {
     if (p == 0) return(matrix(0, 0, 0))
-    M <- information(par, ml$loglik(par, gradient = TRUE))
+    M <- term(par, ml$loglik(par, gradient = TRUE), FALSE)$M
     Binv <- solve(from_internal)
     crossprod(Binv, M %*% Binv)
   }
   out$REML <- TRUE
+  out$reml_path <- if (dense) "dense" else "shifts"
   out
+}
+
+# The largest number of random effects in one top cluster of the sorted rows.
+max_top_dimension <- function(levels, patterns) {
+  L <- length(levels)
+  top <- as.integer(levels[[L]]$node)
+  n <- length(top)
+  if (n < 2) return(0)
+  top_id <- cumsum(c(TRUE, top[-1] != top[-n]))
+  dims <- numeric(top_id[n])
+  for (l in seq_len(L)) {
+    node <- as.integer(levels[[l]]$node)
+    first <- c(TRUE, node[-1] != node[-n] | top_id[-1] != top_id[-n])
+    dims <- dims + nrow(patterns[[l]]) * tabulate(top_id[first], top_id[n])
+  }
+  max(dims)
+}
+
+# -1/2 log|M| with its gradient in (theta, log sigma) and M, by the dense
+# REML term; NULL when V is not positive definite.
+dense_reml_term <- function(ml) {
+  data <- ml$engine_data
+  function(par, at, gradient) {
+    u <- ml$unpack(par)
+    r <- cpp_gaussian_reml(data$X, data$weights, data$levels, u$lambda, u$psi[1], dense_max)
+    if (!r$ok) return(NULL)
+    g <- if (gradient) {
+      c(unlist(Map(function(gl, pat) gl[pat], r$grad_lambda, ml$patterns)), r$grad_log_sigma)
+    }
+    list(value = r$value, gradient = g, M = r$M)
+  }
+}
+
+# The same from the ML engine at shifted fixed effects (the identities above).
+shifted_reml_term <- function(ml) {
+  p <- ml$p
+  beta_idx <- seq_len(p)
+  shift <- if (length(ml$typsize) > p) ml$typsize[beta_idx] else rep(1, p)
+  engine_gradient <- function(par) {
+    g <- attr(ml$loglik(par, gradient = TRUE), "gradient")
+    if (anyNA(g)) NULL else g
+  }
+  function(par, at, gradient) {
+    g0 <- attr(at, "gradient")
+    M <- matrix(0, p, p)
+    for (j in beta_idx) {
+      moved <- par
+      moved[j] <- moved[j] + shift[j]
+      g <- engine_gradient(moved)
+      if (is.null(g)) return(NULL)
+      M[, j] <- (g0[beta_idx] - g[beta_idx]) / shift[j]
+    }
+    M <- (M + t(M)) / 2
+    R <- tryCatch(chol(M), error = function(e) NULL)
+    if (is.null(R)) return(NULL)
+    out <- list(value = -sum(log(diag(R))), M = M)
+    if (gradient) {
+      trace <- numeric(length(par) - p)
+      C <- backsolve(R, diag(p))
+      for (m in beta_idx) {
+        up <- down <- par
+        up[beta_idx] <- par[beta_idx] + C[, m]
+        down[beta_idx] <- par[beta_idx] - C[, m]
+        g_up <- engine_gradient(up)
+        g_down <- engine_gradient(down)
+        if (is.null(g_up) || is.null(g_down)) return(NULL)
+        trace <- trace + 2 * g0[-beta_idx] - g_up[-beta_idx] - g_down[-beta_idx]
+      }
+      out$gradient <- -trace / 2
+    }
+    out
+  }
 }
 
 # REML needs a gaussian response with the identity link and no survey weights.

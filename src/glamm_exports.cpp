@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "codes.h"
+#include "gaussian_reml.h"
 #include "interrupt.h"
 #include "likelihood.h"
 #include "quadrature.h"
@@ -243,4 +244,39 @@ Rcpp::List cpp_model_posterior(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List La
                                    Rcpp::Named("mode_cov") = lp.mode_cov);
   }
   return Rcpp::List::create(Rcpp::Named("levels") = levels, Rcpp::Named("loglik") = post.loglik);
+}
+
+// The REML term -1/2 log|X'V^-1X| of a gaussian model with its gradient
+// (gaussian_reml.cpp), on the engine's sorted rows: levels as for
+// cpp_model_new (list(Z, node), innermost first), weights empty for 1.
+// [[Rcpp::export]]
+Rcpp::List cpp_gaussian_reml(SEXP X, SEXP weights, Rcpp::List levels, Rcpp::List Lambda,
+                             double log_sigma, int max_dim) {
+  const int n = Rf_nrows(X);
+  Map<const MatrixXd> Xm = matrix_map(X, n, "X");
+  Map<const VectorXd> w = vector_map(weights, n, "weights", true);
+  std::vector<Map<const MatrixXd> > Z;
+  std::vector<const int*> code;
+  for (R_xlen_t l = 0; l < levels.size(); ++l) {
+    Rcpp::List lev = levels[l];
+    SEXP Zl = lev["Z"], node = lev["node"];
+    Z.push_back(matrix_map(Zl, n, "Z"));
+    if (TYPEOF(node) != INTSXP || Rf_xlength(node) != n)
+      Rcpp::stop("each level's 'node' must be an integer vector with one value per observation");
+    code.push_back(INTEGER_RO(node));
+  }
+  std::vector<MatrixXd> lambda = matrices(Lambda);
+  if (lambda.size() != Z.size()) Rcpp::stop("one Lambda per level is needed");
+  glamm::RemlTerm term;
+  try {
+    term = glamm::gaussian_reml_term(Xm, w.size() ? w.data() : nullptr, Z, code, lambda,
+                                     log_sigma, max_dim);
+  } catch (const std::invalid_argument& e) {
+    Rcpp::stop(e.what());
+  }
+  Rcpp::List gl(term.grad_lambda.size());
+  for (size_t l = 0; l < term.grad_lambda.size(); ++l) gl[l] = term.grad_lambda[l];
+  return Rcpp::List::create(Rcpp::Named("ok") = term.ok, Rcpp::Named("value") = term.value,
+                            Rcpp::Named("M") = term.M, Rcpp::Named("grad_lambda") = gl,
+                            Rcpp::Named("grad_log_sigma") = term.grad_log_sigma);
 }

@@ -1,0 +1,32 @@
+// The REML term of a gaussian (identity link) nested model: -1/2 log|X'V^-1X|
+// and its exact gradient in the random-effect factors Lambda and log(sigma),
+// accumulated over the top-level clusters (formulas in gaussian_reml.cpp).
+#ifndef GLAMM_GAUSSIAN_REML_H
+#define GLAMM_GAUSSIAN_REML_H
+
+#include <RcppEigen.h>
+#include <vector>
+
+namespace glamm {
+
+struct RemlTerm {
+  bool ok = true;
+  double value = 0.0;                   // -1/2 log|M|, M = X'V^-1X
+  Eigen::MatrixXd M;                    // p x p
+  std::vector<Eigen::MatrixXd> grad_lambda;  // per level, q_l x q_l
+  double grad_log_sigma = 0.0;
+};
+
+// Rows sorted so that every cluster of every level is a run of equal codes
+// (levels innermost first, the last one the top level); weights empty for
+// unit weights. Throws std::invalid_argument when a top cluster has more than
+// max_dim random effects (its dense factor would be too large).
+RemlTerm gaussian_reml_term(const Eigen::Map<const Eigen::MatrixXd>& X, const double* weights,
+                            const std::vector<Eigen::Map<const Eigen::MatrixXd> >& Z,
+                            const std::vector<const int*>& code,
+                            const std::vector<Eigen::MatrixXd>& Lambda, double log_sigma,
+                            int max_dim);
+
+}  // namespace glamm
+
+#endif
