@@ -38,7 +38,8 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
   objective <- make_objective(model, ncol(X), patterns, extra, constant)
   objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
   # The sorted rows, for the dense REML term (R/reml.R).
-  objective$engine_data <- list(X = engine_X, weights = engine_weights, levels = engine_levels)
+  objective$engine_data <- list(X = engine_X, weights = engine_weights, levels = engine_levels,
+                                nthreads = control$nthreads)
   objective
 }
 

@@ -96,7 +96,8 @@ dense_reml_term <- function(ml) {
   data <- ml$engine_data
   function(par, at, gradient) {
     u <- ml$unpack(par)
-    r <- cpp_gaussian_reml(data$X, data$weights, data$levels, u$lambda, u$psi[1], dense_max)
+    r <- cpp_gaussian_reml(data$X, data$weights, data$levels, u$lambda, u$psi[1], dense_max,
+                           data$nthreads)
     if (!r$ok) return(NULL)
     g <- if (gradient) {
       c(unlist(Map(function(gl, pat) gl[pat], r$grad_lambda, ml$patterns)), r$grad_log_sigma)

@@ -139,8 +139,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_gaussian_reml
-Rcpp::List cpp_gaussian_reml(SEXP X, SEXP weights, Rcpp::List levels, Rcpp::List Lambda, double log_sigma, int max_dim);
-RcppExport SEXP _glamm_cpp_gaussian_reml(SEXP XSEXP, SEXP weightsSEXP, SEXP levelsSEXP, SEXP LambdaSEXP, SEXP log_sigmaSEXP, SEXP max_dimSEXP) {
+Rcpp::List cpp_gaussian_reml(SEXP X, SEXP weights, Rcpp::List levels, Rcpp::List Lambda, double log_sigma, int max_dim, int n_threads);
+RcppExport SEXP _glamm_cpp_gaussian_reml(SEXP XSEXP, SEXP weightsSEXP, SEXP levelsSEXP, SEXP LambdaSEXP, SEXP log_sigmaSEXP, SEXP max_dimSEXP, SEXP n_threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -150,7 +150,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::List >::type Lambda(LambdaSEXP);
     Rcpp::traits::input_parameter< double >::type log_sigma(log_sigmaSEXP);
     Rcpp::traits::input_parameter< int >::type max_dim(max_dimSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_gaussian_reml(X, weights, levels, Lambda, log_sigma, max_dim));
+    Rcpp::traits::input_parameter< int >::type n_threads(n_threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gaussian_reml(X, weights, levels, Lambda, log_sigma, max_dim, n_threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -190,7 +191,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_model_new", (DL_FUNC) &_glamm_cpp_model_new, 16},
     {"_glamm_cpp_model_eval", (DL_FUNC) &_glamm_cpp_model_eval, 6},
     {"_glamm_cpp_model_posterior", (DL_FUNC) &_glamm_cpp_model_posterior, 4},
-    {"_glamm_cpp_gaussian_reml", (DL_FUNC) &_glamm_cpp_gaussian_reml, 6},
+    {"_glamm_cpp_gaussian_reml", (DL_FUNC) &_glamm_cpp_gaussian_reml, 7},
     {"_glamm_cpp_run_codes", (DL_FUNC) &_glamm_cpp_run_codes, 2},
     {"_glamm_cpp_nested_parent", (DL_FUNC) &_glamm_cpp_nested_parent, 3},
     {NULL, NULL, 0}

@@ -11,11 +11,13 @@
 //   K_l = sum over level-l clusters v of vec(F_v') vec(A_v')',
 //   F_v = sum_{i in v} z_il E_i' (q_l x p), A_v = the rows of A of cluster v;
 // and with dV / d log(sigma) = 2 sigma^2 W^-1, dM = -2 sigma^2 E'W^-1E:
-//   d log|M| / d log(sigma) = -2 tr(Minv sum_i w_i r_i r_i') / sigma^2.
+//   d log|M| / d log(sigma) = -2 tr(Minv sum_i d_i r_i r_i').
 // K_l and the sums over rows are accumulated first, Minv applied at the end,
-// so one pass over the rows suffices.
+// so one pass over the rows suffices; top clusters run in parallel.
 #include "gaussian_reml.h"
+#include "threads.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -24,106 +26,146 @@ namespace glamm {
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
+namespace {
+
+// The sums over the rows of a range of top clusters.
+struct RemlSums {
+  MatrixXd M, S;               // sum_i d_i x_i r_i',  sum_i d_i r_i r_i'
+  std::vector<MatrixXd> K;     // per level, (q_l p) x (q_l p)
+  bool ok = true;
+  RemlSums(int p, const std::vector<int>& q)
+      : M(MatrixXd::Zero(p, p)), S(MatrixXd::Zero(p, p)), K(q.size()) {
+    for (size_t l = 0; l < q.size(); ++l) K[l] = MatrixXd::Zero(q[l] * p, q[l] * p);
+  }
+};
+
+struct RemlData {
+  const Eigen::Map<const MatrixXd>& X;
+  const double* weights;
+  const std::vector<Eigen::Map<const MatrixXd> >& Z;
+  const std::vector<const int*>& code;
+  const std::vector<MatrixXd>& Lambda;
+  std::vector<int> q;
+  double inv_var;
+  int max_dim;
+};
+
+// Adds top cluster [start, end) into sums (formulas at the top of the file).
+void add_top_cluster(const RemlData& in, int start, int end, RemlSums& sums) {
+  const int m = end - start, p = static_cast<int>(in.X.cols());
+  const int L = static_cast<int>(in.Z.size());
+  std::vector<std::vector<int> > node(L), node_start(L);  // per level: node of each row, first rows
+  std::vector<int> col0(L), path0(L);
+  int R = 0, path = 0;
+  for (int l = 0; l < L; ++l) {
+    node[l].resize(m);
+    node_start[l].assign(1, 0);
+    int v = 0;
+    for (int i = 0; i < m; ++i) {
+      if (i > 0 && in.code[l][start + i] != in.code[l][start + i - 1]) {
+        ++v;
+        node_start[l].push_back(i);
+      }
+      node[l][i] = v;
+    }
+    node_start[l].push_back(m);
+    col0[l] = R;
+    R += (v + 1) * in.q[l];
+    path0[l] = path;
+    path += in.q[l];
+  }
+  if (R > in.max_dim) throw std::invalid_argument("top cluster too large for the dense REML term");
+
+  Eigen::Ref<const MatrixXd> Xk = in.X.middleRows(start, m);
+  VectorXd d(m);
+  for (int i = 0; i < m; ++i) d(i) = (in.weights ? in.weights[start + i] : 1.0) * in.inv_var;
+  MatrixXd Tp(m, path);  // row i: t_il = Lambda_l' z_il for each level, stacked
+  for (int l = 0; l < L; ++l)
+    Tp.middleCols(path0[l], in.q[l]).noalias() = in.Z[l].middleRows(start, m) * in.Lambda[l];
+
+  MatrixXd H = MatrixXd::Identity(R, R), P = MatrixXd::Zero(R, p);
+  for (int i = 0; i < m; ++i) {
+    if (d(i) == 0.0) continue;
+    for (int l = 0; l < L; ++l) {
+      const int cl = col0[l] + node[l][i] * in.q[l];
+      const auto tl = Tp.row(i).segment(path0[l], in.q[l]).transpose();
+      for (int l2 = 0; l2 <= l; ++l2) {
+        const int cl2 = col0[l2] + node[l2][i] * in.q[l2];
+        H.block(cl, cl2, in.q[l], in.q[l2]).noalias() +=
+            d(i) * tl * Tp.row(i).segment(path0[l2], in.q[l2]);
+      }
+      P.block(cl, 0, in.q[l], p).noalias() += d(i) * tl * Xk.row(i);
+    }
+  }
+  Eigen::LLT<MatrixXd> llt(H.selfadjointView<Eigen::Lower>());
+  if (llt.info() != Eigen::Success) {
+    sums.ok = false;
+    return;
+  }
+  const MatrixXd A = llt.solve(P);
+
+  MatrixXd Res = Xk;  // rows r_i' = x_i' - t_i' A_path(i)
+  for (int i = 0; i < m; ++i)
+    for (int l = 0; l < L; ++l)
+      Res.row(i).noalias() -= Tp.row(i).segment(path0[l], in.q[l]) *
+                              A.middleRows(col0[l] + node[l][i] * in.q[l], in.q[l]);
+  const MatrixXd DRes = d.asDiagonal() * Res;  // rows E_i' = d_i r_i'
+  sums.M.noalias() += Xk.transpose() * DRes;
+  sums.S.noalias() += Res.transpose() * DRes;
+  MatrixXd f, a;
+  for (int l = 0; l < L; ++l) {
+    const int nl = static_cast<int>(node_start[l].size()) - 1;
+    for (int v = 0; v < nl; ++v) {
+      const int first = node_start[l][v], count = node_start[l][v + 1] - first;
+      f.noalias() = DRes.middleRows(first, count).transpose() *
+                    in.Z[l].middleRows(start + first, count);            // F_v', p x q_l
+      a = A.middleRows(col0[l] + v * in.q[l], in.q[l]).transpose();     // A_v', p x q_l
+      Eigen::Map<const VectorXd> fv(f.data(), in.q[l] * p), av(a.data(), in.q[l] * p);
+      sums.K[l].noalias() += fv * av.transpose();
+    }
+  }
+}
+
+}  // namespace
+
 RemlTerm gaussian_reml_term(const Eigen::Map<const MatrixXd>& X, const double* weights,
                             const std::vector<Eigen::Map<const MatrixXd> >& Z,
                             const std::vector<const int*>& code,
                             const std::vector<MatrixXd>& Lambda, double log_sigma,
-                            int max_dim) {
+                            int max_dim, int n_threads) {
   const int n = static_cast<int>(X.rows()), p = static_cast<int>(X.cols());
   const int L = static_cast<int>(Z.size());
-  const double inv_var = std::exp(-2.0 * log_sigma);
-  std::vector<int> q(L);
-  for (int l = 0; l < L; ++l) q[l] = static_cast<int>(Z[l].cols());
+  RemlData in{X, weights, Z, code, Lambda, std::vector<int>(L), std::exp(-2.0 * log_sigma),
+              max_dim};
+  for (int l = 0; l < L; ++l) in.q[l] = static_cast<int>(Z[l].cols());
 
-  RemlTerm out;
-  MatrixXd M = MatrixXd::Zero(p, p), S = MatrixXd::Zero(p, p);  // S = sum w r r'
-  std::vector<MatrixXd> K(L);
-  for (int l = 0; l < L; ++l) K[l] = MatrixXd::Zero(q[l] * p, q[l] * p);
-
-  // Per cluster: node of each row at each level, first column of each level.
-  std::vector<std::vector<int> > node(L);
-  std::vector<int> col0(L), n_nodes(L);
-  std::vector<VectorXd> t(L);
-  for (int l = 0; l < L; ++l) t[l].resize(q[l]);
-  VectorXd r(p), x(p);
-  MatrixXd F, fT;
-
-  int start = 0;
-  while (start < n) {
-    int end = start + 1;
-    while (end < n && code[L - 1][end] == code[L - 1][start]) ++end;
-    const int m = end - start;
-    int R = 0;
-    for (int l = 0; l < L; ++l) {
-      node[l].resize(m);
-      int v = 0;
-      for (int i = 0; i < m; ++i) {
-        if (i > 0 && code[l][start + i] != code[l][start + i - 1]) ++v;
-        node[l][i] = v;
-      }
-      n_nodes[l] = v + 1;
-      col0[l] = R;
-      R += n_nodes[l] * q[l];
-    }
-    if (R > max_dim) throw std::invalid_argument("top cluster too large for the dense REML term");
-
-    MatrixXd H = MatrixXd::Identity(R, R), P = MatrixXd::Zero(R, p);
-    for (int i = 0; i < m; ++i) {
-      const int row = start + i;
-      const double d = (weights ? weights[row] : 1.0) * inv_var;
-      if (d == 0.0) continue;
-      x = X.row(row).transpose();
-      for (int l = 0; l < L; ++l) t[l].noalias() = Lambda[l].transpose() * Z[l].row(row).transpose();
-      for (int l = 0; l < L; ++l) {
-        const int cl = col0[l] + node[l][i] * q[l];
-        for (int l2 = 0; l2 <= l; ++l2) {
-          const int cl2 = col0[l2] + node[l2][i] * q[l2];
-          H.block(cl, cl2, q[l], q[l2]).noalias() += d * t[l] * t[l2].transpose();
-        }
-        P.block(cl, 0, q[l], p).noalias() += d * t[l] * x.transpose();
-      }
-    }
-    Eigen::LLT<MatrixXd> llt(H.selfadjointView<Eigen::Lower>());
-    if (llt.info() != Eigen::Success) {
-      out.ok = false;
-      return out;
-    }
-    const MatrixXd A = llt.solve(P);
-
-    std::vector<MatrixXd> Fl(L);
-    for (int l = 0; l < L; ++l) Fl[l] = MatrixXd::Zero(q[l], n_nodes[l] * p);
-    for (int i = 0; i < m; ++i) {
-      const int row = start + i;
-      const double w = weights ? weights[row] : 1.0;
-      const double d = w * inv_var;
-      if (d == 0.0) continue;
-      x = X.row(row).transpose();
-      r = x;
-      for (int l = 0; l < L; ++l) {
-        t[l].noalias() = Lambda[l].transpose() * Z[l].row(row).transpose();
-        r.noalias() -= A.block(col0[l] + node[l][i] * q[l], 0, q[l], p).transpose() * t[l];
-      }
-      M.noalias() += d * x * r.transpose();
-      S.noalias() += w * r * r.transpose();
-      for (int l = 0; l < L; ++l) {
-        Fl[l].block(0, node[l][i] * p, q[l], p).noalias() +=
-            d * Z[l].row(row).transpose() * r.transpose();
-      }
-    }
-    for (int l = 0; l < L; ++l) {
-      for (int v = 0; v < n_nodes[l]; ++v) {
-        fT = Fl[l].block(0, v * p, q[l], p).transpose();                   // p x q_l
-        MatrixXd aT = A.block(col0[l] + v * q[l], 0, q[l], p).transpose();  // p x q_l
-        Eigen::Map<const VectorXd> f(fT.data(), q[l] * p), a(aT.data(), q[l] * p);
-        K[l].noalias() += f * a.transpose();
-      }
-    }
-    start = end;
+  std::vector<int> top_start;
+  for (int i = 0; i < n; ++i)
+    if (i == 0 || code[L - 1][i] != code[L - 1][i - 1]) top_start.push_back(i);
+  top_start.push_back(n);
+  const int n_top = static_cast<int>(top_start.size()) - 1;
+  // Chunks of CHUNK top clusters, each summed into its own slot and the slots
+  // added in order afterwards: the result does not depend on the threads.
+  const int CHUNK = 32;
+  const int n_chunks = (n_top + CHUNK - 1) / CHUNK;
+  std::vector<RemlSums> part(n_chunks, RemlSums(p, in.q));
+  parallel_for(n_chunks, n_threads, 1, [&](int first, int last, int) {
+    for (int c = first; c < last; ++c)
+      for (int k = c * CHUNK; k < std::min(n_top, (c + 1) * CHUNK); ++k)
+        add_top_cluster(in, top_start[k], top_start[k + 1], part[c]);
+  });
+  RemlSums sums(p, in.q);
+  for (const RemlSums& s : part) {
+    if (!s.ok) sums.ok = false;
+    sums.M += s.M;
+    sums.S += s.S;
+    for (int l = 0; l < L; ++l) sums.K[l] += s.K[l];
   }
 
-  M = (M + M.transpose()) / 2.0;
+  RemlTerm out;
+  const MatrixXd M = (sums.M + sums.M.transpose()) / 2.0;
   Eigen::LLT<MatrixXd> lltM(M);
-  if (p > 0 && lltM.info() != Eigen::Success) {
+  if (!sums.ok || (p > 0 && lltM.info() != Eigen::Success)) {
     out.ok = false;
     return out;
   }
@@ -135,12 +177,12 @@ RemlTerm gaussian_reml_term(const Eigen::Map<const MatrixXd>& X, const double* w
   // Gradients of -1/2 log|M|.
   out.grad_lambda.resize(L);
   for (int l = 0; l < L; ++l) {
-    out.grad_lambda[l] = MatrixXd::Zero(q[l], q[l]);
-    for (int a = 0; a < q[l]; ++a)
-      for (int b = 0; b < q[l]; ++b)
-        out.grad_lambda[l](a, b) = (Minv.cwiseProduct(K[l].block(a * p, b * p, p, p))).sum();
+    out.grad_lambda[l] = MatrixXd::Zero(in.q[l], in.q[l]);
+    for (int a = 0; a < in.q[l]; ++a)
+      for (int b = 0; b < in.q[l]; ++b)
+        out.grad_lambda[l](a, b) = Minv.cwiseProduct(sums.K[l].block(a * p, b * p, p, p)).sum();
   }
-  out.grad_log_sigma = (Minv.cwiseProduct(S)).sum() * inv_var;
+  out.grad_log_sigma = Minv.cwiseProduct(sums.S).sum();  // S = sum w r r' / sigma^2
   return out;
 }
 

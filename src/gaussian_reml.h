@@ -25,7 +25,7 @@ RemlTerm gaussian_reml_term(const Eigen::Map<const Eigen::MatrixXd>& X, const do
                             const std::vector<Eigen::Map<const Eigen::MatrixXd> >& Z,
                             const std::vector<const int*>& code,
                             const std::vector<Eigen::MatrixXd>& Lambda, double log_sigma,
-                            int max_dim);
+                            int max_dim, int n_threads);
 
 }  // namespace glamm
 

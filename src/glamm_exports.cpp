@@ -251,7 +251,7 @@ Rcpp::List cpp_model_posterior(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List La
 // cpp_model_new (list(Z, node), innermost first), weights empty for 1.
 // [[Rcpp::export]]
 Rcpp::List cpp_gaussian_reml(SEXP X, SEXP weights, Rcpp::List levels, Rcpp::List Lambda,
-                             double log_sigma, int max_dim) {
+                             double log_sigma, int max_dim, int n_threads) {
   const int n = Rf_nrows(X);
   Map<const MatrixXd> Xm = matrix_map(X, n, "X");
   Map<const VectorXd> w = vector_map(weights, n, "weights", true);
@@ -270,7 +270,7 @@ Rcpp::List cpp_gaussian_reml(SEXP X, SEXP weights, Rcpp::List levels, Rcpp::List
   glamm::RemlTerm term;
   try {
     term = glamm::gaussian_reml_term(Xm, w.size() ? w.data() : nullptr, Z, code, lambda,
-                                     log_sigma, max_dim);
+                                     log_sigma, max_dim, n_threads);
   } catch (const std::invalid_argument& e) {
     Rcpp::stop(e.what());
   }
