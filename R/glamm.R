@@ -104,7 +104,9 @@
 #'   comparable: [anova.glamm()] refits REML fits by ML first (as lme4), or
 #'   refuses with `refit = FALSE`. Other families, `method = "PQL"` and
 #'   `pweights` give an error (glmer has no REML either). A REML evaluation
-#'   costs about `3p + 1` ML evaluations (`p` fixed effects).
+#'   costs about two ML evaluations (the REML term is one more pass over the
+#'   rows, dense within each top-level cluster; a top cluster with more than
+#'   400 random effects makes it `3p + 1` ML evaluations, `p` fixed effects).
 #' @param verbose as in lme4: print the optimizer's progress every
 #'   `verbose` iterations (the `trace` setting of [glamm_control()]).
 #' @param pweights survey (sampling) weights: a one-sided formula, or a list

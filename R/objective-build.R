@@ -27,9 +27,11 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
     constant <- sum(constant_rows(resp, family) * (survey$row %||% 1) * (survey$top %||% 1))
   }
   engine_X <- rows(X)
+  engine_y <- rows(resp$y)
   engine_weights <- or_empty(resp$weights)
-  model <- cpp_model_new(engine_X, rows(resp$y), or_empty(resp$trials), engine_weights,
-                         or_empty(survey$row), or_empty(survey$top), or_empty(offset),
+  engine_offset <- or_empty(offset)
+  model <- cpp_model_new(engine_X, engine_y, or_empty(resp$trials), engine_weights,
+                         or_empty(survey$row), or_empty(survey$top), engine_offset,
                          engine_levels, codes[["family"]],
                          codes[["link"]], length(resp$levels), as.integer(nAGQ),
                          control$nthreads, control$mode.tol, control$mode.maxit, use_tree)
@@ -37,9 +39,10 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
   extra <- extra_parameters(family, resp$levels)
   objective <- make_objective(model, ncol(X), patterns, extra, constant)
   objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
-  # The sorted rows, for the dense REML term (R/reml.R).
-  objective$engine_data <- list(X = engine_X, weights = engine_weights, levels = engine_levels,
-                                nthreads = control$nthreads)
+  # The sorted rows, for the dense gaussian pass of REML (R/reml.R).
+  objective$engine_data <- list(X = engine_X, y = engine_y, weights = engine_weights,
+                                offset = engine_offset, levels = engine_levels,
+                                constant = constant, nthreads = control$nthreads)
   objective
 }
 

@@ -12,8 +12,9 @@
 # -Hess f is the inverse REML information. l and its gradient come from the
 # ML engine; the term -1/2 log|M| and its exact gradient from one of:
 #
-# * the dense REML term (src/gaussian_reml.cpp): one pass over the rows,
-#   Woodbury within each top cluster, used when no top cluster has more than
+# * the dense gaussian pass (src/gaussian_reml.cpp): one pass over the rows,
+#   Woodbury within each top cluster, that also gives l and its gradient (so
+#   the ML engine is not called), used when no top cluster has more than
 #   `dense_max` random effects (its dense factor stays cheap);
 # * otherwise, the ML engine's value and exact gradient at shifted fixed
 #   effects. With l(beta + v) = l + g'v - v'M v / 2 exactly, for the
@@ -45,6 +46,7 @@ reml_objective <- function(ml, from_internal = diag(ml$p), shifts = FALSE) {
   term <- if (dense) dense_reml_term(ml) else shifted_reml_term(ml)
   loglik <- function(par, gradient = FALSE, scores = FALSE) {
     if (scores) stop("per-cluster scores are not available for REML fits", call. = FALSE)
+    if (dense && p > 0) return(dense_reml_loglik(ml, par, gradient, log_det_B))
     at <- ml$loglik(par, gradient = gradient || !dense)
     value <- as.numeric(at)
     failed <- function() {
@@ -90,15 +92,41 @@ max_top_dimension <- function(levels, patterns) {
   max(dims)
 }
 
-# -1/2 log|M| with its gradient in (theta, log sigma) and M, by the dense
-# REML term; NULL when V is not positive definite.
-dense_reml_term <- function(ml) {
+# The dense gaussian pass at par (NULL when V is not positive definite).
+dense_pass <- function(ml, par) {
   data <- ml$engine_data
+  u <- ml$unpack(par)
+  r <- cpp_gaussian_reml(data$X, data$y, data$offset, data$weights, data$levels, u$beta,
+                         u$lambda, u$psi[1], dense_max, data$nthreads)
+  if (r$ok) r
+}
+
+# The REML objective f by the dense pass alone: the log-likelihood with the
+# constant that the ML objective adds, and the REML term.
+dense_reml_loglik <- function(ml, par, gradient, log_det_B) {
+  r <- dense_pass(ml, par)
+  if (is.null(r)) {
+    out <- -Inf
+    if (gradient) attr(out, "gradient") <- rep(NA_real_, length(par))
+    return(out)
+  }
+  p <- ml$p
+  out <- r$loglik + ml$engine_data$constant + p / 2 * log(2 * pi) + r$value + log_det_B
+  if (gradient) {
+    free <- function(g) unlist(Map(function(gl, pat) gl[pat], g, ml$patterns))
+    attr(out, "gradient") <- c(r$loglik_grad_beta,
+                               free(r$loglik_grad_lambda) + free(r$grad_lambda),
+                               r$loglik_grad_log_sigma + r$grad_log_sigma)
+  }
+  out
+}
+
+# -1/2 log|M| with its gradient in (theta, log sigma) and M, by the dense
+# pass; NULL when V is not positive definite.
+dense_reml_term <- function(ml) {
   function(par, at, gradient) {
-    u <- ml$unpack(par)
-    r <- cpp_gaussian_reml(data$X, data$weights, data$levels, u$lambda, u$psi[1], dense_max,
-                           data$nthreads)
-    if (!r$ok) return(NULL)
+    r <- dense_pass(ml, par)
+    if (is.null(r)) return(NULL)
     g <- if (gradient) {
       c(unlist(Map(function(gl, pat) gl[pat], r$grad_lambda, ml$patterns)), r$grad_log_sigma)
     }
