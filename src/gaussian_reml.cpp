@@ -85,21 +85,25 @@ void add_loglik(const RemlData& in, int start, const std::vector<std::vector<int
   sums.quad += Drho.dot(rho) + A.col(p).squaredNorm();  // e'V^-1e = rho'D rho + |alpha|^2
   sums.g_beta.noalias() += Xk.transpose() * Drho;
   const MatrixXd Hinv = llt.solve(MatrixXd::Identity(R, R));
-  VectorXd u;
+  int q_max = 0;
+  for (int l = 0; l < L; ++l) q_max = std::max(q_max, in.q[l]);
+  VectorXd u_buf(q_max), adj_buf(q_max);
   for (int i = 0; i < m; ++i) {
     if (d(i) == 0.0) continue;
     sums.n_pos += 1.0;
     double h = 0.0;
     for (int l = 0; l < L; ++l) {
       const int cl = col0[l] + node[l][i] * in.q[l];
-      u = VectorXd::Zero(in.q[l]);
+      auto u = u_buf.head(in.q[l]);
+      auto adj = adj_buf.head(in.q[l]);
+      u.setZero();
       for (int l2 = 0; l2 < L; ++l2) {
         const int cl2 = col0[l2] + node[l2][i] * in.q[l2];
         u.noalias() += Hinv.block(cl, cl2, in.q[l], in.q[l2]) *
                        Tp.row(i).segment(path0[l2], in.q[l2]).transpose();
       }
       h += Tp.row(i).segment(path0[l], in.q[l]).dot(u);
-      const VectorXd adj = -d(i) * u + Drho(i) * A.block(cl, p, in.q[l], 1);
+      adj = Drho(i) * A.block(cl, p, in.q[l], 1) - d(i) * u;
       sums.g_lambda[l].noalias() += in.Z[l].row(start + i).transpose() * adj.transpose();
     }
     sums.g_log_sigma += d(i) * h - 1.0 + Drho(i) * rho(i);
