@@ -58,7 +58,7 @@ for (s in models) {
     a <- time_fit(glamm(s$formula, s$data, REML = reml,
                         control = glamm_control(nthreads = nthreads)))
     b <- time_fit(lme4::lmer(s$formula, s$data, REML = reml))
-    crit <- function(f) if (reml) -2 * as.numeric(logLik(f)) else -2 * as.numeric(logLik(f))
+    crit <- function(f) -2 * as.numeric(logLik(f))  # the REML criterion for REML fits
     rows[[length(rows) + 1]] <- data.frame(
       model = s$name, criterion = if (reml) "REML" else "ML",
       glamm_s = round(a$time, 2), lmer_s = round(b$time, 2),
