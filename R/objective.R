@@ -53,6 +53,7 @@ fit_objective <- function(object, nAGQ = object$nAGQ) {
                   object$control$workspace.max %||% 2e9)
   objective <- build_objective(dd$X, levels, resp, dd$offset, object$family, K, object$control,
                                tree, survey = object$survey)
+  if (isTRUE(object$REML)) objective <- reml_objective(objective)
   objective$tree <- tree
   objective$levels <- levels
   objective
