@@ -53,6 +53,10 @@ cpp_selected_inverse <- function(H) {
     .Call(`_glamm_cpp_selected_inverse`, H)
 }
 
+cpp_gaussian_reml <- function(X, y, offset, weights, levels, beta, Lambda, log_sigma, max_dim, n_threads) {
+    .Call(`_glamm_cpp_gaussian_reml`, X, y, offset, weights, levels, beta, Lambda, log_sigma, max_dim, n_threads)
+}
+
 cpp_run_codes <- function(codes_, ord) {
     .Call(`_glamm_cpp_run_codes`, codes_, ord)
 }

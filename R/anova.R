@@ -16,8 +16,21 @@
 #' their clusters) and random effects within those of the next larger one;
 #' otherwise `anova()` stops and says which condition fails.
 #'
+#' REML fits (`glamm(..., REML = TRUE)`): the restricted likelihood depends
+#' on the fixed-effects design, so REML criteria of models with different
+#' fixed effects are not comparable. As lme4's `anova()`, the default
+#' `refit = TRUE` refits every REML fit by maximum likelihood (with a
+#' message) and tests the ML fits, so the table is lme4's. With
+#' `refit = FALSE` REML fits are compared by their REML criteria when all of
+#' them are REML fits with the same fixed effects (a test of the random
+#' part); REML fits with different fixed effects, or REML fits beside ML
+#' fits, are then refused with an error (lme4 would compare them, with at
+#' most a warning).
+#'
 #' @param object a `glamm` fit.
 #' @param ... further `glamm` (or `glm`) fits.
+#' @param refit refit REML fits by maximum likelihood before comparing them
+#'   (`TRUE`, as lme4), or compare REML criteria (`FALSE`; see Details).
 #' @return A data frame of class `anova` with columns `npar`, `logLik`, `AIC`,
 #'   `BIC`, `Chisq`, `Df` and `Pr(>Chisq)`.
 #' @examples
@@ -27,7 +40,7 @@
 #' f1 <- glamm(pass_read ~ female + SES + (1 | id_school), data = d, family = binomial, nAGQ = 7)
 #' anova(f0, f1)
 #' @export
-anova.glamm <- function(object, ...) {
+anova.glamm <- function(object, ..., refit = TRUE) {
   fits <- c(list(object), list(...))
   if (length(fits) < 2) stop("anova() needs at least two fits to compare", call. = FALSE)
   ok <- vapply(fits, function(f) inherits(f, c("glamm", "glm")), NA)
@@ -45,6 +58,8 @@ anova.glamm <- function(object, ...) {
          call. = FALSE)
   }
   calls <- as.list(match.call())[-1]
+  calls <- calls[is.null(names(calls)) | names(calls) != "refit"]
+  fits <- reml_for_anova(fits, refit)
   labels <- make.unique(vapply(calls[seq_along(fits)], function(e) paste(deparse(e),
                                                                           collapse = ""), ""))
   n <- vapply(fits, stats::nobs, numeric(1))
@@ -66,7 +81,10 @@ anova.glamm <- function(object, ...) {
   p[!is.na(df) & df <= 0] <- NA
   tab <- data.frame(npar = npar, logLik = ll, AIC = aic, BIC = bic, Chisq = chisq, Df = df,
                     `Pr(>Chisq)` = p, row.names = labels[ord], check.names = FALSE)
-  structure(tab, heading = "Likelihood-ratio tests of nested models\n",
+  heading <- if (isTRUE(fits[[1]]$REML)) {
+    "Restricted (REML) likelihood-ratio tests of nested random parts\n"
+  } else "Likelihood-ratio tests of nested models\n"
+  structure(tab, heading = heading,
             class = c("anova", "data.frame"))
 }
 
@@ -148,4 +166,30 @@ same_partition <- function(a, b) {
   b <- as.numeric(as.factor(b))
   pairs <- length(unique(a + (b - 1) * max(a)))
   pairs == length(unique(a)) && pairs == length(unique(b))
+}
+
+# REML fits for a likelihood-ratio table: refitted by ML (refit = TRUE, with
+# lme4's message), or kept when all fits are REML with the same fixed effects
+# (refit = FALSE); anything else is refused.
+reml_for_anova <- function(fits, refit) {
+  reml <- vapply(fits, function(f) isTRUE(f$REML), NA)
+  if (!any(reml)) return(fits)
+  if (isTRUE(refit)) {
+    message("refitting model(s) with ML (instead of REML)")
+    fits[reml] <- lapply(fits[reml], refit_ml)
+    return(fits)
+  }
+  if (!all(reml)) {
+    stop("some fits are by REML and some by ML: their criteria are not comparable; use ",
+         "refit = TRUE (REML fits are refitted by ML, as lme4 does) or fit all by ML ",
+         "(REML = FALSE)", call. = FALSE)
+  }
+  fixed <- lapply(fits, function(f) sort(names(f$coefficients)))
+  if (!all(vapply(fixed, identical, NA, fixed[[1]]))) {
+    stop("the REML fits have different fixed effects: REML criteria of models with ",
+         "different fixed effects are not comparable (the restricted likelihood depends on ",
+         "the fixed-effects design); use refit = TRUE (refits by ML, as lme4) or fit the ",
+         "models with REML = FALSE", call. = FALSE)
+  }
+  fits
 }

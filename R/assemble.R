@@ -3,7 +3,7 @@
 # predictions of the random effects and the optimizer's record.
 
 assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset, family, nAGQ,
-                         control, survey = NULL) {
+                         control, survey = NULL, REML = FALSE) {
   p <- ncol(X)
   nt <- objective$n_theta
   ne <- objective$n_extra
@@ -45,6 +45,11 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
     0.5 * drop(crossprod(g[free], V_model[free, free] %*% g[free]))
   } else NA_real_
   converged <- if (is.finite(newton_gain)) newton_gain < control$grad.tol else opt$convergence == 0
+  if (REML && control$hessian) {
+    par_internal <- c(objective$beta_to_engine(par[seq_len(p)]), unname(par[-seq_len(p)]))
+    V <- reml_vcov(V, objective, par_internal, p)
+    dimnames(V) <- list(par_names, par_names)
+  }
   if (!converged) {
     warning(sprintf(paste0("the optimizer did not converge (%s; max |gradient| = %.2g); ",
                            "the estimates may be unreliable"), opt$message,
@@ -96,7 +101,7 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
     loglik = opt$loglik, df = length(par), nobs = nrow(X),
     ngroups = if (length(groups) == 1) nlevels(groups[[1]]$factor) else
       vapply(groups, function(gr) nlevels(gr$factor), 1L),
-    family = family, nAGQ = if (length(nAGQ) == 1) unname(nAGQ) else nAGQ, method = "ML",
+    family = family, nAGQ = if (length(nAGQ) == 1) unname(nAGQ) else nAGQ, method = if (REML) "REML" else "ML", REML = REML,
     cluster_loglik = top_loglik,
     data = list(X = X, y = resp$y, trials = resp$trials, weights = resp$weights, offset = offset,
                 constant = resp$constant),

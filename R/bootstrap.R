@@ -34,7 +34,8 @@ make_refit <- function(object, nthreads) {
   function(y) {
     if (binomial_counts) y <- cbind(y, dd$trials - y)
     fit <- glamm.fit(y, dd$X, family = family, nAGQ = object$nAGQ, weights = dd$weights,
-                     offset = dd$offset, start = start, control = control, re = re)
+                     offset = dd$offset, start = start, control = control, re = re,
+                     REML = isTRUE(object$REML))
     boot_statistics(fit)
   }
 }

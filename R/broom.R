@@ -43,7 +43,9 @@
 #' of observations less the number of parameters). As for lme4, `deviance`
 #' is `-2 logLik` for the gaussian family (and for the ordinal family, as for
 #' clm) and otherwise the sum of squared deviance residuals conditional on
-#' the predicted random effects.
+#' the predicted random effects. For a REML fit the column `REMLcrit` (the
+#' REML criterion, `-2 logLik`) takes the place of `deviance`, as in
+#' broom.mixed's `glance()` of an lmer fit.
 #'
 #' `augment()` adds to the data the columns `.fitted` (linear predictor with
 #' the predicted random effects of every level), `.fixed` (linear predictor
@@ -222,9 +224,12 @@ glance.glamm <- function(x, ...) {
   deviance <- if (stats::family(x)$family %in% c("gaussian", "ordinal")) {
     -2 * as.numeric(ll)
   } else sum(stats::residuals(x, type = "deviance")^2, na.rm = TRUE)
-  as_tidy_frame(data.frame(nobs = n, sigma = attr(vc, "sc") %||% 1, logLik = as.numeric(ll),
-                           AIC = stats::AIC(x), BIC = stats::BIC(x), deviance = deviance,
-                           df.residual = n - attr(ll, "df")))
+  out <- data.frame(nobs = n, sigma = attr(vc, "sc") %||% 1, logLik = as.numeric(ll),
+                    AIC = stats::AIC(x), BIC = stats::BIC(x), deviance = deviance,
+                    df.residual = n - attr(ll, "df"))
+  # A REML fit has the REML criterion in place of the deviance (as broom.mixed for lmer).
+  if (isTRUE(x$REML)) names(out)[names(out) == "deviance"] <- "REMLcrit"
+  as_tidy_frame(out)
 }
 
 #' @rdname glamm-tidiers

@@ -48,6 +48,8 @@
 #'   observation (or `NULL`): `row` the power of each row's density, `top`
 #'   the weight of its top-level cluster (constant within it), `strata` the
 #'   stratum of its top-level cluster (for the sandwich covariance).
+#' @param REML `TRUE` for restricted maximum likelihood (gaussian family,
+#'   identity link; see [glamm()]).
 #' @return An object of class `glamm` (see [glamm()] for its components).
 #' @examples
 #' d <- pisa2000
@@ -64,9 +66,10 @@
 glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = NULL,
                       weights = NULL, offset = NULL, pattern = NULL, start = NULL,
                       control = glamm_control(), method = c("ML", "PQL"), re = NULL,
-                      survey = NULL) {
+                      survey = NULL, REML = FALSE) {
   family <- resolve_family(family)
   method <- match.arg(method)
+  REML <- check_reml(REML, family, method, survey)
   X <- as_design(X, "X")
   n <- nrow(X)
   levels <- fit_levels(Z, group, pattern, re, n)
@@ -89,6 +92,10 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   if (re_structure$sparse && !is.null(survey)) {
     stop("survey weights (pweights, strata) are not available for crossed random effects",
          call. = FALSE)
+  }
+  if (re_structure$sparse && REML) {
+    stop("REML is not available for crossed random effects yet; use REML = FALSE (maximum ",
+         "likelihood, which for the gaussian family is exact)", call. = FALSE)
   }
   if (method == "PQL") {
     if (!is.null(survey)) stop("survey weights need method = \"ML\"", call. = FALSE)
@@ -130,7 +137,9 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   X_engine <- scaled_design(X, scaling)
   objective <- build_objective(X_engine, levels, resp, offset, family, nAGQ, control, tree,
                                survey = survey)
-  if (!is.null(objective$release)) on.exit(objective$release(), add = TRUE)
+  release <- objective$release %||% function() NULL
+  on.exit(release(), add = TRUE)
+  if (REML) objective <- reml_objective(objective, scaling$from_internal)
   objective$beta_to_engine <- function(beta) drop(scaling$to_internal %*% beta)
   par0 <- start_values(resp, X, levels, offset, family, start, objective)
   par0 <- map_par(par0, scaling$to_internal, ncol(X))
@@ -159,7 +168,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   }
   fit <- structure(
     assemble_fit(objective, opt, X, levels, parents, tree, resp, offset, family, nAGQ, control,
-                 survey),
+                 survey, REML),
     class = "glamm"
   )
   # Crossed factors: the sparse Laplace; the methods read the pairs that cross.

@@ -100,9 +100,25 @@
 #'   glamm's engine. PQL is an approximation without a likelihood (its
 #'   variance estimates are biased toward zero for binary data): no
 #'   log-likelihood, AIC or likelihood-ratio test is given.
-#' @param REML `FALSE` (the default): maximum likelihood. Accepted so that
-#'   lme4 code runs unchanged; `REML = TRUE` is an error, since glamm fits by
-#'   maximum likelihood (compare with `lmer(..., REML = FALSE)`).
+#' @param REML `FALSE` (the default, as glmmTMB): maximum likelihood.
+#'   `TRUE`: restricted maximum likelihood for a gaussian (identity link)
+#'   model with any number of nested levels and random slopes, the criterion
+#'   of `lmer(..., REML = TRUE)`: the log of the likelihood integrated over
+#'   the fixed effects with a flat prior,
+#'   \eqn{l(\hat\beta, \theta, \sigma) + \frac{p}{2}\log(2\pi) -
+#'   \frac12 \log|X'V^{-1}X|}{l(beta^, theta, sigma) + p/2 log(2 pi) - 1/2
+#'   log|X' V^-1 X|}, maximized with its exact gradient. [logLik()] then
+#'   returns the restricted log-likelihood (labelled REML; [deviance()] and
+#'   print/summary give the REML criterion `-2 logLik`, as lmer), the fixed
+#'   effects are the GLS estimates at the REML covariance parameters and
+#'   [vcov()] is \eqn{(X'V^{-1}X)^{-1}}{(X' V^-1 X)^-1} there, as lmer's.
+#'   REML criteria of models with different fixed effects are not
+#'   comparable: [anova.glamm()] refits REML fits by ML first (as lme4), or
+#'   refuses with `refit = FALSE`. Other families, `method = "PQL"`,
+#'   `pweights` and crossed factors give an error (glmer has no REML either). A REML evaluation
+#'   costs about two ML evaluations (the REML term is one more pass over the
+#'   rows, dense within each top-level cluster; a top cluster with more than
+#'   400 random effects makes it `3p + 1` ML evaluations, `p` fixed effects).
 #' @param verbose as in lme4: print the optimizer's progress every
 #'   `verbose` iterations (the `trace` setting of [glamm_control()]).
 #' @param pweights survey (sampling) weights: a one-sided formula, or a list
@@ -178,10 +194,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   }
   method <- match.arg(method)
   family <- resolve_family(family)
-  if (!identical(REML, FALSE)) {
-    stop("REML is not available: glamm fits by maximum likelihood; use REML = FALSE ",
-         "(as lmer(..., REML = FALSE))", call. = FALSE)
-  }
+  REML <- check_reml(REML, family, method, pweights)
   control <- as_glamm_control(control)
   if (!identical(verbose, 0L) && !isFALSE(verbose)) control$trace <- as.integer(verbose)
   if (identical(as.numeric(nAGQ), 0)) {
@@ -245,7 +258,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   if (!is.null(strata)) survey$strata <- survey_strata(frame, re_levels)
   fit <- glamm.fit(y, X, re = re, family = family, nAGQ = nAGQ, weights = weights,
                    offset = offset, start = start, control = control, method = method,
-                   survey = survey)
+                   survey = survey, REML = REML)
   fit$call <- call
   fit$formula <- formula
   fit$terms <- fixed_terms

@@ -22,13 +22,17 @@
 #'   `"q"` (random effects in all), `"sigma"`, `"family"` and `"call"`.
 #'   Several names give a list.
 #' * `ngrps()`: the number of clusters of each grouping factor.
+#' * `isREML()` and `refitML()` (lme4's generics): whether the fit is by
+#'   REML (`glamm(..., REML = TRUE)`), and the same model refitted by
+#'   maximum likelihood (an ML fit is returned as it is).
 #' * `sigma()`: the residual standard deviation or dispersion as glmmTMB's
 #'   `sigma()` defines it: the residual SD (gaussian), the coefficient of
 #'   variation `1/sqrt(shape)` (`Gamma`), `theta` of `var = mu + mu^2/theta`
 #'   ([nbinom2()]), and 1 for the other families (as lme4).
 #' * `deviance()`: minus twice the maximized log-likelihood, with every
 #'   constant (lme4's `deviance()` of a glmer fit is instead the sum of
-#'   squared deviance residuals at the conditional modes).
+#'   squared deviance residuals at the conditional modes); for a REML fit the
+#'   REML criterion (lme4's `REMLcrit()`).
 #' * `df.residual()`: observations minus estimated parameters.
 #' * `extractAIC()`: the equivalent degrees of freedom and the AIC, for
 #'   [stats::drop1()] and [stats::step()] (which drop or add fixed-effect

@@ -91,7 +91,19 @@ vcov.glamm <- function(object, full = FALSE, type = NULL, ...) {
 #' @rdname glamm-accessors
 #' @export
 logLik.glamm <- function(object, ...) {
+  if (isTRUE(object$REML)) {
+    return(structure(object$loglik, df = object$df, nobs = object$nobs, REML = TRUE,
+                     class = c("glamm_REML_logLik", "logLik")))
+  }
   structure(object$loglik, df = object$df, nobs = object$nobs, class = "logLik")
+}
+
+#' @export
+print.glamm_REML_logLik <- function(x, digits = getOption("digits"), ...) {
+  cat("'log Lik.' (restricted, REML) ", paste(format(c(x), digits = digits), collapse = ", "),
+      " (df=", format(attr(x, "df")), "; REML criterion ",
+      format(-2 * c(x), digits = digits), ")\n", sep = "")
+  invisible(x)
 }
 
 #' @rdname glamm-accessors

@@ -48,6 +48,10 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
   }
   objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
   objective$engine_args <- args
+  # The sorted rows, for the dense gaussian pass of REML (R/reml.R).
+  objective$engine_data <- list(X = args$X, y = args$y, weights = args$weights,
+                                offset = args$offset, levels = engine_levels,
+                                constant = constant, nthreads = control$nthreads)
   shard_objective(objective, control)
 }
 

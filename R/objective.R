@@ -52,6 +52,7 @@ fit_objective <- function(object, nAGQ = object$nAGQ) {
   tree <- structure$tree
   objective <- build_objective(dd$X, levels, resp, dd$offset, object$family, structure$nAGQ,
                                object$control, tree, survey = object$survey)
+  if (isTRUE(object$REML)) objective <- reml_objective(objective)
   objective$tree <- tree
   objective$levels <- levels
   objective

@@ -6,6 +6,9 @@ approximation_label <- function(object) {
   }
   # With the identity link the integral over the random effects is Gaussian:
   # the Laplace approximation (and every quadrature rule) is exact.
+  if (isTRUE(object$REML)) {
+    return("restricted maximum likelihood (REML; exact for the gaussian likelihood)")
+  }
   if (object$family$family == "gaussian") {
     return("maximum likelihood (exact: the gaussian likelihood needs no approximation)")
   }
@@ -98,6 +101,8 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   print_call(x$formula, x$call)
   if (!is.null(x$vcov_model)) {
     cat(sprintf("survey weights: pseudo-log-likelihood %.4f; robust SE\n", x$loglik))
+  } else if (isTRUE(x$REML)) {
+    cat(sprintf("REML criterion at convergence: %.4f\n", -2 * x$loglik))
   } else if (is.finite(x$loglik)) {
     cat(sprintf("log-likelihood: %.4f   AIC: %.2f   BIC: %.2f\n", x$loglik,
                 stats::AIC(x), stats::BIC(x)))
@@ -172,7 +177,7 @@ summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, ...) {
     family = object$family, formula = object$formula, approximation = approximation_label(object),
     optinfo = object$optinfo, exponentiate = exponentiate, sigma = object$sigma,
     call = object$call, residuals = scaled_residuals(object),
-    weighted = !is.null(object$vcov_model)
+    weighted = !is.null(object$vcov_model), REML = isTRUE(object$REML)
   ), class = "summary.glamm")
 }
 
@@ -201,6 +206,10 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
   if (isTRUE(x$weighted)) {
     cat(sprintf("Survey weights: pseudo-log-likelihood %s; robust SE (sandwich, clustered %s)\n\n",
                 format(x$loglik, digits = digits + 3), "at the top level"))
+  } else if (isTRUE(x$REML)) {
+    cat("REML criterion at convergence:", format(-2 * x$loglik, digits = digits + 3), "\n")
+    print(c(`REML logLik` = x$loglik, AIC = x$AIC, BIC = x$BIC), digits = digits + 3)
+    cat("\n")
   } else if (is.finite(x$loglik)) {
     print(c(logLik = x$loglik, AIC = x$AIC, BIC = x$BIC), digits = digits + 3)
     cat("\n")

@@ -201,6 +201,26 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_gaussian_reml
+Rcpp::List cpp_gaussian_reml(SEXP X, SEXP y, SEXP offset, SEXP weights, Rcpp::List levels, Rcpp::NumericVector beta, Rcpp::List Lambda, double log_sigma, int max_dim, int n_threads);
+RcppExport SEXP _glamm_cpp_gaussian_reml(SEXP XSEXP, SEXP ySEXP, SEXP offsetSEXP, SEXP weightsSEXP, SEXP levelsSEXP, SEXP betaSEXP, SEXP LambdaSEXP, SEXP log_sigmaSEXP, SEXP max_dimSEXP, SEXP n_threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type X(XSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type y(ySEXP);
+    Rcpp::traits::input_parameter< SEXP >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type weights(weightsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type levels(levelsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type Lambda(LambdaSEXP);
+    Rcpp::traits::input_parameter< double >::type log_sigma(log_sigmaSEXP);
+    Rcpp::traits::input_parameter< int >::type max_dim(max_dimSEXP);
+    Rcpp::traits::input_parameter< int >::type n_threads(n_threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gaussian_reml(X, y, offset, weights, levels, beta, Lambda, log_sigma, max_dim, n_threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_run_codes
 Rcpp::IntegerVector cpp_run_codes(SEXP codes_, Rcpp::IntegerVector ord);
 RcppExport SEXP _glamm_cpp_run_codes(SEXP codes_SEXP, SEXP ordSEXP) {
@@ -241,6 +261,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_sparse_eval", (DL_FUNC) &_glamm_cpp_sparse_eval, 6},
     {"_glamm_cpp_sparse_posterior", (DL_FUNC) &_glamm_cpp_sparse_posterior, 4},
     {"_glamm_cpp_selected_inverse", (DL_FUNC) &_glamm_cpp_selected_inverse, 1},
+    {"_glamm_cpp_gaussian_reml", (DL_FUNC) &_glamm_cpp_gaussian_reml, 10},
     {"_glamm_cpp_run_codes", (DL_FUNC) &_glamm_cpp_run_codes, 2},
     {"_glamm_cpp_nested_parent", (DL_FUNC) &_glamm_cpp_nested_parent, 3},
     {NULL, NULL, 0}

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "codes.h"
+#include "gaussian_reml.h"
 #include "interrupt.h"
 #include "likelihood.h"
 #include "quadrature.h"
@@ -363,4 +364,51 @@ Rcpp::NumericMatrix cpp_selected_inverse(Rcpp::NumericMatrix H) {
       out(j, L.innerIndexPtr()[p]) = Z[p];
     }
   return out;
+}
+
+// The REML term -1/2 log|X'V^-1X| of a gaussian model with its gradient, and
+// the log-likelihood at beta with its gradient (gaussian_reml.cpp), on the
+// engine's sorted rows: levels as for cpp_model_new (list(Z, node),
+// innermost first), offset and weights empty for 0 and 1.
+// [[Rcpp::export]]
+Rcpp::List cpp_gaussian_reml(SEXP X, SEXP y, SEXP offset, SEXP weights, Rcpp::List levels,
+                             Rcpp::NumericVector beta, Rcpp::List Lambda, double log_sigma,
+                             int max_dim, int n_threads) {
+  const int n = Rf_nrows(X);
+  Map<const MatrixXd> Xm = matrix_map(X, n, "X");
+  Map<const VectorXd> yv = vector_map(y, n, "y");
+  Map<const VectorXd> off = vector_map(offset, n, "offset", true);
+  Map<const VectorXd> w = vector_map(weights, n, "weights", true);
+  if (beta.size() != Xm.cols()) Rcpp::stop("'beta' must have one value per column of X");
+  std::vector<Map<const MatrixXd> > Z;
+  std::vector<const int*> code;
+  for (R_xlen_t l = 0; l < levels.size(); ++l) {
+    Rcpp::List lev = levels[l];
+    SEXP Zl = lev["Z"], node = lev["node"];
+    Z.push_back(matrix_map(Zl, n, "Z"));
+    if (TYPEOF(node) != INTSXP || Rf_xlength(node) != n)
+      Rcpp::stop("each level's 'node' must be an integer vector with one value per observation");
+    code.push_back(INTEGER_RO(node));
+  }
+  std::vector<MatrixXd> lambda = matrices(Lambda);
+  if (lambda.size() != Z.size()) Rcpp::stop("one Lambda per level is needed");
+  glamm::RemlTerm term;
+  try {
+    term = glamm::gaussian_reml_term(Xm, yv.data(), off.size() ? off.data() : nullptr,
+                                     w.size() ? w.data() : nullptr, Z, code,
+                                     Rcpp::as<VectorXd>(beta), lambda, log_sigma, max_dim,
+                                     n_threads);
+  } catch (const std::invalid_argument& e) {
+    Rcpp::stop(e.what());
+  }
+  Rcpp::List gl(term.grad_lambda.size()), ll_gl(term.loglik_grad_lambda.size());
+  for (size_t l = 0; l < term.grad_lambda.size(); ++l) gl[l] = term.grad_lambda[l];
+  for (size_t l = 0; l < term.loglik_grad_lambda.size(); ++l) ll_gl[l] = term.loglik_grad_lambda[l];
+  return Rcpp::List::create(Rcpp::Named("ok") = term.ok, Rcpp::Named("value") = term.value,
+                            Rcpp::Named("M") = term.M, Rcpp::Named("grad_lambda") = gl,
+                            Rcpp::Named("grad_log_sigma") = term.grad_log_sigma,
+                            Rcpp::Named("loglik") = term.loglik,
+                            Rcpp::Named("loglik_grad_beta") = term.loglik_grad_beta,
+                            Rcpp::Named("loglik_grad_lambda") = ll_gl,
+                            Rcpp::Named("loglik_grad_log_sigma") = term.loglik_grad_log_sigma);
 }

@@ -38,6 +38,23 @@ test_that("a sharded fit equals the single-process fit, for 1 and 2 workers", {
   expect_lt(max(abs(vcov(fitw) - vcov(refw))), 1e-8)  # seen 1e-15
 })
 
+test_that("two-level binary and Poisson fits with an odd number of clusters shard exactly", {
+  d <- shard_data()
+  d <- d[as.integer(d$school) <= 29, ]  # 29 schools over 2 workers
+  d$school <- droplevels(d$school)
+  d$count <- rpois(nrow(d), exp(0.2 + 0.3 * d$x))
+  cl <- parallel::makeCluster(2)
+  on.exit(parallel::stopCluster(cl))
+  ctl <- glamm_control(cluster = cl)
+  for (family in list(binomial(), poisson())) {
+    form <- if (family$family == "binomial") y ~ x + (1 + x | school) else count ~ x + (1 | school)
+    ref <- glamm(form, data = d, family = family)
+    fit <- glamm(form, data = d, family = family, control = ctl)
+    expect_lt(abs(fit$loglik - ref$loglik), 1e-10)  # seen 0 (binomial), 1e-13 (poisson)
+    expect_lt(max(abs(fit$par - ref$par)), 1e-8)  # seen 0
+  }
+})
+
 test_that("the shards are whole top-level clusters of about equal size", {
   top <- rep(1:7, times = c(5, 1, 9, 3, 3, 8, 1))
   r <- glamm:::shard_ranges(top, 3)
@@ -52,7 +69,9 @@ test_that("the shards are whole top-level clusters of about equal size", {
 test_that("a failing or dead worker stops the fit with an error naming it", {
   d <- shard_data()
   cl <- parallel::makeCluster(2)
-  on.exit(try(parallel::stopCluster(cl), silent = TRUE))
+  # (stopCluster() stops at the dead worker: close every connection instead,
+  # which ends the live workers too)
+  on.exit(for (node in cl) try(close(node$con), silent = TRUE))
   ctl <- glamm_control(cluster = cl)
   # worker 2's engine evaluation fails
   inject <- function(lib) {
@@ -68,11 +87,26 @@ test_that("a failing or dead worker stops the fit with an error naming it", {
   # the master stays usable and so does worker 1
   expect_s3_class(glamm(y ~ x + (1 | school), data = d, family = binomial), "glamm")
   expect_identical(parallel::clusterEvalQ(cl[1], length(ls(glamm:::shard_store)))[[1]], 0L)
-  # a worker that died
-  pid <- parallel::clusterCall(cl[2], Sys.getpid)[[1]]
-  tools::pskill(pid)
-  Sys.sleep(0.5)
+  # a worker that dies mid-fit (worker 1 quits at its fourth evaluation)
+  die <- function() {
+    ns <- asNamespace("glamm")
+    eval_engine <- get("cpp_model_eval", envir = ns)
+    calls <- 0
+    unlockBinding("cpp_model_eval", ns)
+    assign("cpp_model_eval", function(...) {
+      calls <<- calls + 1
+      if (calls > 3) quit(save = "no")
+      eval_engine(...)
+    }, envir = ns)
+  }
+  environment(die) <- globalenv()
+  parallel::clusterCall(cl[1], die)
+  expect_error(glamm(y ~ x + (1 | school), data = d, family = binomial,
+                     control = glamm_control(cluster = cl[1])),
+               "a worker of the parallel cluster stopped responding")
+  expect_s3_class(glamm(y ~ x + (1 | school), data = d, family = binomial), "glamm")
+  # a worker that died before the fit
   expect_error(glamm(y ~ x + (1 | school), data = d, family = binomial, control = ctl),
-               "worker.*(stopped responding|could not build)")
+               "a worker of the parallel cluster stopped responding")
   expect_error(glamm_control(cluster = "localhost"), "must be a cluster of R processes")
 })
