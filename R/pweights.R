@@ -69,6 +69,7 @@ survey_weights <- function(frame, pweights, levels, scale) {
     as.numeric(v)
   })
   out <- list(row = NULL, top = NULL, node = NULL)
+  seen <- character(0)
   for (k in seq_along(values)) {
     nm <- names(pweights)[k]
     v <- values[[k]]
@@ -76,10 +77,9 @@ survey_weights <- function(frame, pweights, levels, scale) {
       out$row <- scale_row_weights(v, inner, scale)
       next
     }
-    if (!nm %in% names(levels)) {
-      stop(sprintf("pweights names '%s', which is not a grouping factor of the model; ",
-                   nm), "valid names: ", paste(names(levels), collapse = ", "), call. = FALSE)
-    }
+    nm <- pweights_level_name(nm, names(levels))
+    if (nm %in% seen) stop("'pweights' names the level '", nm, "' twice", call. = FALSE)
+    seen <- c(seen, nm)
     g <- levels[[nm]]$factor
     spread <- tapply(v, g, function(x) max(x) - min(x))
     if (any(spread > 1e-12 * pmax(1, tapply(v, g, max)), na.rm = TRUE)) {
@@ -100,6 +100,18 @@ survey_weights <- function(frame, pweights, levels, scale) {
   }
   if (all(vapply(out, is.null, NA))) return(NULL)
   out
+}
+
+# The level that a pweights name refers to: a level's name, or for a nested
+# term (1 | school/class) the inner factor's own name ("class" for the level
+# "class:school") when that is unambiguous.
+pweights_level_name <- function(nm, level_names) {
+  if (nm %in% level_names) return(nm)
+  inner <- sub(":.*", "", level_names)
+  hit <- level_names[inner == nm]
+  if (length(hit) == 1) return(hit)
+  stop(sprintf("pweights names '%s', which is not a grouping factor of the model; ", nm),
+       "valid names: ", paste(level_names, collapse = ", "), call. = FALSE)
 }
 
 # The weights of the clusters of one level (v per row, constant within each
