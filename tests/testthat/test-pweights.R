@@ -234,7 +234,7 @@ test_that("bad survey weights are clear errors", {
   expect_error(fit(pweights = ~ ws, strata = ~ lone), "single top-level cluster")
 })
 
-test_that("profiles and bootstrap intervals refuse weighted fits", {
+test_that("profiles refuse weighted fits; Wald intervals use the robust SEs", {
   d <- pw_data()
   f <- glamm(y ~ x + (1 | school), data = d, family = binomial, nAGQ = 7, pweights = ~ wc)
   expect_error(confint(f, method = "profile"), "survey weights")
