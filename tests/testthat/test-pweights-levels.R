@@ -233,3 +233,20 @@ test_that("bad weights below the top are clear errors", {
   expect_error(fit(pweights = list(class = ~ wc, `class:school` = ~ wc)), "twice")
   expect_error(fit(pweights = list(room = ~ wc)), "valid names: class:school, school")
 })
+
+test_that("weighted nested sums do not depend on the thread count (threads inside a top cluster)", {
+  d <- levels_data(9, binomial(), c(6, 10, 20))
+  survey <- list(row = runif(d$n, 0.2, 3), node = list(mid = runif(60, 0.3, 2.5)[d$codes[[2]]]),
+                 top = runif(6, 0.5, 2)[d$codes[[1]]])
+  par <- c(0.1, 0.4, 0.5, 0.8)
+  eval_with <- function(nthreads) {
+    levels <- glamm:::fit_levels(NULL, NULL, NULL, levels_re(d), d$n)
+    resp <- glamm:::prepare_response(d$y, binomial(), NULL)
+    o <- glamm:::build_objective(d$X, levels, resp, rep(0, d$n), binomial(), c(5L, 5L),
+                                 glamm_control(nthreads = nthreads), survey = survey)
+    o$loglik(par, TRUE)
+  }
+  # 6 top clusters on 2 threads: the leaves of each run in parallel, reduced in
+  # leaf order (observed: identical)
+  expect_identical(eval_with(2L), eval_with(1L))
+})
