@@ -33,7 +33,7 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
   V[, infinite] <- NA_real_
   dimnames(H) <- dimnames(V) <- list(par_names, par_names)
   V_model <- V
-  weighted <- !is.null(survey$row) || !is.null(survey$top)
+  weighted <- is_weighted(survey)
   if (weighted && control$hessian) {
     # Pseudo-likelihood: the sandwich, clustered at the top level (R/pweights.R).
     V <- fit_sandwich(objective, opt$par, V, tree, levels, survey$strata)

@@ -15,8 +15,10 @@ boot_statistics <- function(fit) {
   c(sds, if (fit$family$family == "gaussian") c(sigma = fit$sigma), fit$coefficients)
 }
 
-# A function of a simulated response that refits the model (from the fit's
-# estimates, without the observed information) and returns its statistics.
+# A function of a simulated response (and of survey weights, for the
+# bootstrap of a weighted fit, R/bootstrap-survey.R) that refits the model
+# (from the fit's estimates, without the observed information) and returns
+# its statistics.
 make_refit <- function(object, nthreads) {
   dd <- fit_data(object)
   groups <- fit_level_designs(object, re_groups(object))
@@ -31,11 +33,11 @@ make_refit <- function(object, nthreads) {
   start <- list(beta = unname(object$coefficients), theta = object$theta,
                 sigma = if (family$family == "gaussian") object$sigma)
   if (family$family == "ordinal") start <- NULL
-  function(y) {
+  function(y, survey = NULL) {
     if (binomial_counts) y <- cbind(y, dd$trials - y)
     fit <- glamm.fit(y, dd$X, family = family, nAGQ = object$nAGQ, weights = dd$weights,
                      offset = dd$offset, start = start, control = control, re = re,
-                     REML = isTRUE(object$REML))
+                     survey = survey, REML = isTRUE(object$REML))
     boot_statistics(fit)
   }
 }
@@ -70,8 +72,13 @@ confint_boot <- function(object, parm, level, nsim, seed, progress, cl) {
     stop(sprintf("unknown parameter(s) in 'parm'; available: %s",
                  paste(names(est), collapse = ", ")), call. = FALSE)
   }
-  sims <- stats::simulate(object, nsim = nsim, seed = seed)
   refit <- make_refit(object, nthreads = if (is.null(cl)) object$control$nthreads else 1L)
+  if (is_weighted(object$survey)) {
+    sims <- survey_replicates(object, nsim, seed)
+    refit <- survey_refit(refit, object)
+  } else {
+    sims <- stats::simulate(object, nsim = nsim, seed = seed)
+  }
   one <- boot_worker(refit, length(est))
   chunk <- if (is.null(cl)) 1L else length(cl)
   starts <- seq(1L, nsim, by = chunk)

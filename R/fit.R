@@ -44,10 +44,13 @@
 #'   otherwise they are crossed and fitted by the Laplace approximation (see
 #'   [glamm()]). `nAGQ` may then be named by the levels' names.
 #' @param survey survey weights, as [glamm()] builds them from `pweights`:
-#'   `list(row = , top = , strata = )`, vectors with one value per
+#'   `list(row = , top = , node = , strata = )`, vectors with one value per
 #'   observation (or `NULL`): `row` the power of each row's density, `top`
 #'   the weight of its top-level cluster (constant within it), `strata` the
-#'   stratum of its top-level cluster (for the sandwich covariance).
+#'   stratum of its top-level cluster (for the sandwich covariance); `node`
+#'   a list named by levels below the top, each giving the weight of the
+#'   row's cluster of that level given its parent cluster (positive, constant
+#'   within the cluster), the power of that cluster's integral.
 #' @param REML `TRUE` for restricted maximum likelihood (gaussian family,
 #'   identity link; see [glamm()]).
 #' @return An object of class `glamm` (see [glamm()] for its components).
@@ -131,7 +134,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
 
   scaling <- design_scaling(X, centre = family$family != "ordinal")
   # A weighted fit's sandwich (R/pweights.R) takes the scores on X's own scale.
-  if (!is.null(survey$row) || !is.null(survey$top)) {
+  if (is_weighted(survey)) {
     scaling <- design_scaling(X[0, , drop = FALSE])
   }
   X_engine <- scaled_design(X, scaling)

@@ -126,15 +126,18 @@
 #'   unnamed element gives each row's weight conditional on its cluster (the
 #'   inverse of its probability of selection within the cluster); an element
 #'   named by a grouping factor gives the weight of that factor's clusters
-#'   (constant within each cluster), e.g.
-#'   `pweights = list(~ w_student, id_school = ~ w_school)`. The fit then
-#'   maximizes the pseudo-log-likelihood
+#'   (constant within each cluster) given the cluster of the level above, e.g.
+#'   `pweights = list(~ w_student, id_school = ~ w_school)`, or for three
+#'   levels `pweights = list(~ w_student, class = ~ w_class, school = ~
+#'   w_school)` (with `(1 | school/class)` the level `class:school` may be
+#'   named `class`). The fit then maximizes the pseudo-log-likelihood
 #'   \eqn{\sum_k w_k \log \int \prod_i f(y_{ki} | u)^{p_{i|k}} \phi(u) du}{sum_k
 #'   w_k log int prod_i f(y_ki | u)^p_i|k phi(u) du} (Pfeffermann et al. 1998;
-#'   Rabe-Hesketh and Skrondal 2006), and [vcov()] and every standard error
-#'   are the sandwich (robust) ones, clustered at the top level. Weights are
-#'   available for the rows and the top level only: weights at an
-#'   intermediate level of a model with three or more levels are an error.
+#'   Rabe-Hesketh and Skrondal 2006); with more levels each cluster's
+#'   integral enters the integrand of its parent cluster raised to the power
+#'   of its weight. [vcov()] and every standard error are the sandwich
+#'   (robust) ones, clustered at the top level. Weights of levels below the
+#'   top must be positive (leave clusters of weight 0 out of the data).
 #'   `weights` keeps its [stats::glm()] meaning (prior weights, numbers of
 #'   trials or precisions); both may be given, and the row's density with
 #'   its prior weight is then raised to the power of its survey weight.
@@ -144,7 +147,12 @@
 #'   innermost cluster: `"size"` (default) to sum to the cluster's number of
 #'   rows, `"effective"` to its effective size \eqn{(\sum w)^2 / \sum w^2}{(sum
 #'   w)^2 / sum(w^2)} (methods 1 and 2 of Rabe-Hesketh and Skrondal 2006),
-#'   `"none"` to leave them as given. Unscaled weights bias the variance
+#'   `"none"` to leave them as given. The same method is applied level by
+#'   level: the weights of the clusters of a level below the top are scaled
+#'   within each cluster of the level above (classes within their school: to
+#'   sum to the school's number of classes, or to their effective number);
+#'   the top level's weights are never scaled (their scale changes neither
+#'   the estimates nor the sandwich). Unscaled weights bias the variance
 #'   components, because the row weights act as replication inside each
 #'   cluster's integral; scaling removes most of that bias. It remains
 #'   noticeable when clusters are small (a few rows) and the weights

@@ -6,10 +6,12 @@
 # of the parameters. use_tree forces the nested integrator for one level;
 # sparse (the default for a tree from random_structure() that is not one)
 # the sparse global Laplace, whatever the nesting.
-# Survey weights (R/pweights.R): survey = list(row = , top = ), per-row
-# vectors or NULL (1): row i's log f is raised to row[i], the log-likelihood
-# of each top cluster multiplied by its top weight; the response's constant
-# (constant_rows()) is weighted alike.
+# Survey weights (R/pweights.R): survey = list(row = , top = , node = ),
+# per-row vectors or NULL (1): row i's log f is raised to row[i], the
+# log-likelihood of each top cluster multiplied by its top weight, and node
+# (named by levels below the top) gives each row's cluster's weight, the power
+# of that cluster's integral; the response's constant (constant_rows()) is
+# weighted by the product of them all.
 build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
                             tree = tree_order(levels), use_tree = FALSE, survey = NULL,
                             sparse = isTRUE(tree$sparse)) {
@@ -22,13 +24,17 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
     if (is.null(ord)) v else if (is.matrix(v)) v[ord, , drop = FALSE] else v[ord]
   }
   engine_levels <- lapply(levels, function(l) {
-    list(Z = rows(l$Z), node = rows(level_factor(l)))
+    out <- list(Z = rows(l$Z), node = rows(level_factor(l)))
+    if (!is.null(survey$node[[l$name]])) out$weight <- rows(as.numeric(survey$node[[l$name]]))
+    out
   })
   # NULL trials, weights (all 1) and offset (0) go as empty vectors.
   or_empty <- function(v) if (is.null(v)) numeric(0) else rows(as.numeric(v))
   constant <- resp$constant
-  if (!is.null(survey$row) || !is.null(survey$top)) {
-    constant <- sum(constant_rows(resp, family) * (survey$row %||% 1) * (survey$top %||% 1))
+  if (is_weighted(survey)) {
+    power <- (survey$row %||% 1) * (survey$top %||% 1)
+    for (w in survey$node) power <- power * w
+    constant <- sum(constant_rows(resp, family) * power)
   }
   # (The arguments are kept for sharding (R/shard.R); the engine holds them
   # anyway, so this costs no memory.)

@@ -1,11 +1,20 @@
 # Survey (sampling) weights: glamm(pweights = ) maximizes the
 # pseudo-log-likelihood
-#   sum_k w_k log int prod_i f(y_ki | u)^(p_i|k) phi(u) du
-# with top-cluster weights w_k and row weights p_i|k (conditional on the
-# cluster, scaled within each innermost cluster by pweights.scale);
-# src/family_power.cpp and src/likelihood.cpp compute it. Weights at
-# intermediate levels of a model with 3+ levels are powers of inner integrals
-# and are not available.
+#   sum_k w_k log L_k,
+#   L_v = int phi(u_v) prod_{rows i of v} f(y_i | u)^(p_i|v)
+#             prod_{child clusters c of v} L_c^(w_c|v) du_v,
+# with top-cluster weights w_k, the weights w_c|v of the clusters below the
+# top (given their parent cluster) and row weights p_i|v (given the innermost
+# cluster). Every level's weights but the top's are scaled within their
+# parent cluster by pweights.scale (the rows within the innermost cluster,
+# the clusters of each level within the cluster above). src/family_power.cpp
+# (rows), src/tree_weights.cpp (clusters below the top) and
+# src/likelihood.cpp (top) compute it.
+
+# Whether survey holds weights (strata alone change only the sandwich).
+is_weighted <- function(survey) {
+  !is.null(survey$row) || !is.null(survey$top) || length(survey$node) > 0
+}
 
 # The pweights argument checked: a one-sided formula (the row weights) or a
 # list of them, unnamed (rows) or named by a grouping factor. Returns the
@@ -43,8 +52,9 @@ add_pweights_to_frame_call <- function(mf, pweights) {
 }
 
 # The per-row survey weights for the engine from the model frame: list(row,
-# top), NULL where absent. levels: the random-effect levels (named list with
-# $factor), in any order.
+# top, node), NULL where absent; node is a list named by the levels below the
+# top that have weights (each the scaled weight of the row's cluster). levels:
+# the random-effect levels (named list with $factor), in any order.
 survey_weights <- function(frame, pweights, levels, scale) {
   levels <- levels[order(-vapply(levels, function(l) nlevels(l$factor), 1L))]
   inner <- levels[[1]]$factor
@@ -58,7 +68,8 @@ survey_weights <- function(frame, pweights, levels, scale) {
     if (any(v < 0)) stop(sprintf("pweights '%s' has negative values", label), call. = FALSE)
     as.numeric(v)
   })
-  out <- list(row = NULL, top = NULL)
+  out <- list(row = NULL, top = NULL, node = NULL)
+  seen <- character(0)
   for (k in seq_along(values)) {
     nm <- names(pweights)[k]
     v <- values[[k]]
@@ -66,25 +77,51 @@ survey_weights <- function(frame, pweights, levels, scale) {
       out$row <- scale_row_weights(v, inner, scale)
       next
     }
-    if (!nm %in% names(levels)) {
-      stop(sprintf("pweights names '%s', which is not a grouping factor of the model; ",
-                   nm), "valid names: ", paste(names(levels), collapse = ", "), call. = FALSE)
-    }
-    if (nm != top_name) {
-      stop(sprintf(paste0("pweights for '%s', an intermediate level, are not available: ",
-                          "weights are supported for the rows and the top level (%s) only"),
-                   nm, top_name), call. = FALSE)
-    }
+    nm <- pweights_level_name(nm, names(levels))
+    if (nm %in% seen) stop("'pweights' names the level '", nm, "' twice", call. = FALSE)
+    seen <- c(seen, nm)
     g <- levels[[nm]]$factor
     spread <- tapply(v, g, function(x) max(x) - min(x))
     if (any(spread > 1e-12 * pmax(1, tapply(v, g, max)), na.rm = TRUE)) {
       stop(sprintf("pweights for '%s' must be constant within each of its clusters", nm),
            call. = FALSE)
     }
-    out$top <- v
+    if (nm == top_name) {
+      out$top <- v
+      next
+    }
+    if (any(v == 0)) {
+      stop(sprintf(paste0("pweights for '%s' are 0 for some clusters: weights below the top ",
+                          "level must be positive; leave those clusters out (subset =)"), nm),
+           call. = FALSE)
+    }
+    parent <- levels[[match(nm, names(levels)) + 1]]$factor
+    out$node[[nm]] <- scale_cluster_weights(v, g, parent, scale)
   }
   if (all(vapply(out, is.null, NA))) return(NULL)
   out
+}
+
+# The level that a pweights name refers to: a level's name, or for a nested
+# term (1 | school/class) the inner factor's own name ("class" for the level
+# "class:school") when that is unambiguous.
+pweights_level_name <- function(nm, level_names) {
+  if (nm %in% level_names) return(nm)
+  inner <- sub(":.*", "", level_names)
+  hit <- level_names[inner == nm]
+  if (length(hit) == 1) return(hit)
+  stop(sprintf("pweights names '%s', which is not a grouping factor of the model; ", nm),
+       "valid names: ", paste(level_names, collapse = ", "), call. = FALSE)
+}
+
+# The weights of the clusters of one level (v per row, constant within each
+# cluster) scaled within each parent cluster as the row weights are within
+# the innermost clusters (scale_row_weights()): to sum to the parent's number
+# of clusters ("size") or to their effective number ("effective").
+scale_cluster_weights <- function(v, cluster, parent, scale) {
+  first <- !duplicated(cluster)
+  scaled <- scale_row_weights(v[first], parent[first], scale)
+  scaled[match(cluster, cluster[first])]
 }
 
 # Row weights scaled within each innermost cluster: to sum to the cluster's

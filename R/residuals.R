@@ -55,6 +55,13 @@ residuals.glamm <- function(object, type = c("response", "pearson", "deviance"),
 #' kept at their empirical Bayes predictions and the other levels get new
 #' ones (new classes in the same schools).
 #'
+#' A fit with survey weights (`pweights`) is simulated conditional on the
+#' design: the same rows in the same clusters, with responses drawn from the
+#' fitted model. The survey weights describe how the sample was drawn, not
+#' the distribution of the responses, so they play no part in generating
+#' them; they stay with the fit, and a refit of a simulated response (as in
+#' [glamm.fit()] with the fit's `survey`) uses them again.
+#'
 #' @param object a `glamm` fit.
 #' @param nsim number of simulated responses.
 #' @param seed optional seed for [set.seed()].

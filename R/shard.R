@@ -32,7 +32,7 @@ shard_args <- function(args, a, b) {
   for (name in c("X", "y", "trials", "weights", "power", "top_weight", "offset")) {
     args[[name]] <- rows(args[[name]])
   }
-  args$levels <- lapply(args$levels, function(l) list(Z = rows(l$Z), node = rows(l$node)))
+  args$levels <- lapply(args$levels, function(l) lapply(l, rows))  # Z, node (and weight)
   args
 }
 

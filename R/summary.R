@@ -262,7 +262,15 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
 #' every level), the model is refit to each (from the estimates, with the
 #' fit's approximation), and the `(1 - level) / 2` and `(1 + level) / 2`
 #' quantiles of the refits' estimates are the limits. Refits that fail are
-#' left out with a warning.
+#' left out with a warning. For a fit with survey weights (`pweights`) the
+#' bootstrap is the design-based one instead: the Rao-Wu rescaling bootstrap
+#' of the top-level clusters (the primary sampling units), within `strata`
+#' when the fit has them. Each replicate draws \eqn{n_h - 1} of the
+#' \eqn{n_h} clusters of each stratum with replacement and multiplies the
+#' weight of a cluster drawn \eqn{m} times by \eqn{m n_h / (n_h - 1)}; the
+#' model is refit with those weights (the responses and the weights below
+#' the top are kept). It estimates the same design variance as the sandwich
+#' SEs, not the model-based one that simulating responses would give.
 #'
 #' @param object a `glamm` fit.
 #' @param parm Wald: names or indices of fixed effects, or `"all"`. Profile
@@ -270,7 +278,8 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
 #'   `"beta_"` for the fixed effects; default all rows.
 #' @param level confidence level.
 #' @param method `"Wald"`, `"profile"` or `"boot"`.
-#' @param nsim bootstrap: number of simulated responses.
+#' @param nsim bootstrap: number of simulated responses (or of weight
+#'   replicates, for a fit with survey weights).
 #' @param seed bootstrap: optional seed for [set.seed()]; otherwise the
 #'   current random number stream is used.
 #' @param progress bootstrap: show a progress bar (default: in interactive
@@ -294,7 +303,7 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
 confint.glamm <- function(object, parm, level = 0.95, method = c("Wald", "profile", "boot"),
                           nsim = 500, seed = NULL, progress = interactive(), cl = NULL, ...) {
   method <- match.arg(method)
-  if (method != "Wald") refuse_weighted(object, paste0("method = \"", method, "\" intervals"))
+  if (method == "profile") refuse_weighted(object, "method = \"profile\" intervals")
   if (!is.numeric(level) || length(level) != 1 || !(level > 0 && level < 1)) {
     stop("'level' must be a number between 0 and 1", call. = FALSE)
   }

@@ -6,6 +6,9 @@
 #   GLAMM_LIB=<dir>     load glamm from this library (default: the usual ones)
 #   BENCH_SKIP_SLOW=1   skip the comparison packages on the 1,000,000-row model
 #   BENCH_THREADS=<n>   threads for glamm and glmmTMB (default 2)
+#   BENCH_PEERS=<list>  comma-separated comparison packages to run (default:
+#                       all installed; "none" times glamm alone)
+#   BENCH_OUT=<file>    write the table there instead of bench/results.md
 #
 # Writes the table to stdout and to bench/results.md.
 
@@ -19,7 +22,7 @@ loadavg <- function() tryCatch(sub("^(\\S+ \\S+ \\S+).*", "\\1", readLines("/pro
 load_start <- loadavg()
 script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
 bench_dir <- if (length(script)) dirname(script) else "bench"
-out_file <- file.path(bench_dir, "results.md")
+out_file <- Sys.getenv("BENCH_OUT", file.path(bench_dir, "results.md"))
 commit <- tryCatch(system2("git", c("-C", bench_dir, "describe", "--always", "--dirty"),
                            stdout = TRUE, stderr = FALSE), error = function(e) NA, warning = function(w) NA)
 
@@ -28,7 +31,11 @@ available <- function(pkg) {
   if (!ok) message("package '", pkg, "' is not installed: skipped")
   ok
 }
-pkgs <- c("glamm", Filter(available, c("lme4", "glmmTMB", "GLMMadaptive")))
+peers <- c("lme4", "glmmTMB", "GLMMadaptive")
+if (nzchar(Sys.getenv("BENCH_PEERS"))) {
+  peers <- intersect(peers, strsplit(Sys.getenv("BENCH_PEERS"), ",")[[1]])
+}
+pkgs <- c("glamm", Filter(available, peers))
 
 # ---- data -------------------------------------------------------------------
 

@@ -166,7 +166,9 @@ int cpp_count_eta_outside(SEXP X, Rcpp::NumericVector beta, SEXP offset, SEXP we
 }
 
 // levels: list of list(Z = n x q_l matrix, node = integer cluster codes, a
-// cluster being a run of equal codes in the sorted rows). trials, weights
+// cluster being a run of equal codes in the sorted rows, and optionally
+// weight = the survey weight of each row's cluster given its parent, for
+// levels below the top). trials, weights
 // and offset may be empty (1, 1 and 0 on every row); so may the survey
 // weights power (row powers of log f) and top_weight (per row, constant in
 // each top cluster), which are then 1.
@@ -183,6 +185,12 @@ SEXP cpp_model_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP power, SEXP t
     if (TYPEOF(node) != INTSXP || Rf_xlength(node) != n)
       Rcpp::stop("each level needs an integer cluster code for every row");
     lev.push_back({matrix_map(Z, n, "Z"), INTEGER_RO(node)});
+    if (item.containsElementNamed("weight")) {
+      SEXP wt = item["weight"];
+      if (TYPEOF(wt) != REALSXP || Rf_xlength(wt) != n)
+        Rcpp::stop("a level's survey weights need one number for every row");
+      lev.back().weight = REAL_RO(wt);
+    }
   }
   glamm::ModeControl ctl;
   ctl.tol = mode_tol;
@@ -200,6 +208,7 @@ SEXP cpp_model_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP power, SEXP t
     Rcpp::List item = levels[l];
     keep_storage(item["Z"], storage);
     keep_storage(item["node"], storage);
+    if (item.containsElementNamed("weight")) keep_storage(item["weight"], storage);
   }
   Rcpp::List keep(storage.size());
   for (size_t k = 0; k < storage.size(); ++k) keep[k] = storage[k];

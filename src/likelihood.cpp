@@ -1,7 +1,8 @@
 // Sum over top-level clusters of the AGHQ log-likelihood and its gradient:
 //   log L = sum_k w_k log L_k,   d log L / d theta = sum_k w_k s_k,
 // (w_k = 1 unless top-level survey weights are given; row power weights are
-// inside log L_k, family_power.h), where the score s_k of top cluster k
+// inside log L_k, family_power.h, and the weights of the clusters below the
+// top are powers inside the tree integrator's nested sums, tree_weights.cpp), where the score s_k of top cluster k
 // comes from its integrator's adjoints (ebar, Tbar, psibar) through the
 // parameter layer (design.h).
 #include "likelihood.h"
@@ -56,6 +57,11 @@ Model::Model(const Eigen::Map<const MatrixXd>& X, const Eigen::Map<const VectorX
     if (q[d] > MAX_Q) throw std::invalid_argument("at most 10 random effects per level");
   }
   shape_.build(code, n, q);
+  std::vector<const double*> node_weight(L, nullptr);
+  for (int d = 0; d < L; ++d) node_weight[d] = levels[L - 1 - d].weight;
+  if (node_weight[0]) throw std::invalid_argument("the top level's survey weights go in top_weight");
+  for (int d = 1; d < L; ++d) node_weighted_ = node_weighted_ || node_weight[d];
+  if (node_weighted_) node_weights_.build(shape_, node_weight);
   static const double one = 1.0;
   const bool unit_trials = trials.size() == 0, unit_weights = weights.size() == 0;
   const bool unit_power = power.size() == 0;
@@ -192,8 +198,9 @@ int Model::run(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const 
       sc.setZero();
       bool ok;
       if (tree_) {
-        tree_eval(shape_, grids_, *family_, rows, k, u_warm_, ctl_, want_grad, inner_threads,
-                  wk.tw, to, wk.ebar.data(), wk.Tbar.topRows(m), sc.data() + n_score,
+        tree_eval(shape_, grids_, *family_, rows, k, u_warm_, ctl_,
+                  node_weighted_ ? &node_weights_ : nullptr, want_grad, inner_threads, wk.tw, to,
+                  wk.ebar.data(), wk.Tbar.topRows(m), sc.data() + n_score,
                   post ? &wk.tp : nullptr);
         ok = to.ok;
         ll_top_(k) = to.loglik;

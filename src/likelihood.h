@@ -40,6 +40,8 @@ struct Posterior {
 struct LevelData {
   Eigen::Map<const Eigen::MatrixXd> Z;  // n x q_l, rows sorted by the nesting
   const int* code;                // cluster code of each row: a cluster is a run of equal codes
+  const double* weight = nullptr;  // survey weight of each row's cluster given its parent
+                                   // (levels below the top only; nullptr: 1)
 };
 
 class Model {
@@ -87,6 +89,8 @@ class Model {
   Eigen::MatrixXd score_;                // (n_score + n_extra) x n_top
   Eigen::VectorXd ll_top_;
   Eigen::VectorXd top_weight_;  // per top cluster; empty: all 1
+  TreeWeights node_weights_;    // survey weights of the nodes below the top
+  bool node_weighted_ = false;
 };
 
 }  // namespace glamm

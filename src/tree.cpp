@@ -21,6 +21,10 @@
 //   nu = H^{-1} kappa,  ebar_i = a_i + l''_i T_i nu + r_i,
 //   Tbar_i = l'_i nu' + ebar_i u^' + D_i A_path' + 2 l''_i T_i C,
 //   d/dpsi = sum_i [E_pi(dl_i/dpsi) + T_i nu dl'_i/dpsi + h_i dl''_i/dpsi].
+// Survey weights of the nodes (tree_weights.cpp): the mode and H are those of
+// the surrogate with node v's prior and rows multiplied by c_v, the sums
+// raise children's integrals to their weights, and every adjoint term of
+// node v (rows, prior, log|A_vv|) carries c_v.
 #include "tree.h"
 #include "threads.h"
 
@@ -102,8 +106,8 @@ void path_C(const TreeShape& s, const TreeWork& w, int v, MatrixXd& Cp) {
 
 void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
                const ClusterRows& rows, int k, std::vector<MatrixXd>& u_warm,
-               const ModeControl& ctl, bool want_grad, int n_threads, TreeWork& w,
-               TreeOut& out, double* ebar,
+               const ModeControl& ctl, const TreeWeights* nw, bool want_grad, int n_threads,
+               TreeWork& w, TreeOut& out, double* ebar,
                Eigen::Ref<MatrixXd> Tbar, double* g_psi, TreePosterior* post) {
   const int L = s.L, R = s.R(), leaf = L - 1, m = rows.m;
   const int row0 = s.row_start[0][k];
@@ -112,6 +116,8 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
   local_view(s, k, w);
   out.ok = true;
   VectorXd path(R);
+  // Cumulative survey weight of local node v at depth d (1 when unweighted).
+  auto cw = [&](int d, int v) { return nw ? nw->cum[d][w.base[d] + v] : 1.0; };
 
   // ---- joint mode ---------------------------------------------------------
   for (int d = 0; d < L; ++d) w.u[d].leftCols(w.n_cur[d]) = u_warm[d].middleCols(w.base[d], w.n_cur[d]);
@@ -133,9 +139,20 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
       w.leaf_ll(v) = family.derivs(rows.response + r.first, w.eta.data() + r.first, r.count,
                                    w.d1.data() + r.first, w.d2.data() + r.first,
                                    w.d3.data() + r.first);
+      if (nw) {
+        const double c = cw(leaf, v);
+        w.leaf_ll(v) *= c;
+        for (auto* x : {&w.d1, &w.d2, &w.d3}) x->segment(r.first, r.count) *= c;
+      }
     });
     double ll = w.leaf_ll.head(n_leaves).sum();
-    for (int d = 0; d < L; ++d) ll -= 0.5 * w.u[d].leftCols(w.n_cur[d]).squaredNorm();
+    for (int d = 0; d < L; ++d) {
+      if (!nw) {
+        ll -= 0.5 * w.u[d].leftCols(w.n_cur[d]).squaredNorm();
+      } else {
+        for (int v = 0; v < w.n_cur[d]; ++v) ll -= 0.5 * cw(d, v) * w.u[d].col(v).squaredNorm();
+      }
+    }
     return ll;
   };
   // Gradient and curvature of g, assembled into the nodes' block columns.
@@ -148,6 +165,8 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
     });
     for (int d = 0; d < L; ++d) {
       w.grad[d].leftCols(w.n_cur[d]) = -w.u[d].leftCols(w.n_cur[d]);
+      if (nw)
+        for (int v = 0; v < w.n_cur[d]; ++v) w.grad[d].col(v) *= cw(d, v);
       w.Lcol[d].leftCols(s.q[d] * w.n_cur[d]).setZero();
     }
     for (int v = 0; v < n_leaves; ++v) {
@@ -162,7 +181,7 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
     }
     for (int d = 0; d < L; ++d)
       for (int v = 0; v < w.n_cur[d]; ++v)
-        w.Lcol[d].block(0, v * s.q[d], s.q[d], s.q[d]).diagonal().array() += 1.0;
+        w.Lcol[d].block(0, v * s.q[d], s.q[d], s.q[d]).diagonal().array() += cw(d, v);
     return tree_factor(s, w);
   };
   auto fail = [&]() {
@@ -209,6 +228,7 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
 
   // ---- nested sums, innermost first ---------------------------------------
   tree_inverse_factor(s, w);
+  if (nw) tree_weight_transform(s, *nw, w);
   // Node v's sums over its own grid for each combination of its ancestors' nodes.
   auto node_sums = [&](int d, int v, MatrixXd& Ap) {
     const int h = s.h[d], G = g.G[d], N = g.combos(d);
@@ -230,7 +250,8 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
         val += family.value_d1(rows.response + r.first, eta_nodes.col(cm).data(), r.count,
                                &w.node_d1(r.first, cm));
       } else {
-        for (int x = w.child[d][v]; x < w.child[d][v + 1]; ++x) val += w.logI[d + 1](cm, x);
+        for (int x = w.child[d][v]; x < w.child[d][v + 1]; ++x)
+          val += nw ? nw->own[d + 1][w.base[d + 1] + x] * w.logI[d + 1](cm, x) : w.logI[d + 1](cm, x);
       }
       w.val[d](cm, v) = std::isnan(val) ? NEG_INF : val;
     }
@@ -296,6 +317,13 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
   }
   for (int d = 0; d < L; ++d) u_warm[d].middleCols(w.base[d], w.n_cur[d]) = w.u[d].leftCols(w.n_cur[d]);
   if (!want_grad) return;
+  if (nw) {  // expectations weighted by the nodes' cumulative weights
+    for (int d = 0; d < L; ++d)
+      for (int v = 0; v < w.n_cur[d]; ++v) {
+        w.Ez[d].col(v) *= cw(d, v);
+        w.Szz[d].middleCols(v * s.h[d], s.h[d]) *= cw(d, v);
+      }
+  }
 
   // ---- adjoints -------------------------------------------------------------
   const MatrixXd& P_leaf = g.path_nodes[leaf];
@@ -308,20 +336,32 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
                    w.D.block(r.first, R - h, r.count, h);
     Ab.noalias() -= w.u[d].col(v) * w.Ez[d].col(v).transpose();
     Ab.noalias() -= w.Arow[d].middleCols(v * h, h) * w.Szz[d].middleCols(v * h, h);
-    Ab.leftCols(q) += SmallMat(w.Lcol[d].block(0, v * q, q, q).triangularView<Eigen::Lower>());
+    // the adjoint of c_v log|A_vv|: c_v A_vv^{-T} = sqrt(c_v) Lt_vv
+    const double jac = nw ? std::sqrt(cw(d, v)) : 1.0;
+    Ab.leftCols(q) += jac * SmallMat(w.Lcol[d].block(0, v * q, q, q).triangularView<Eigen::Lower>());
   };
+  // The weighted Laplace is no joint Laplace: it needs the full reverse.
+  const bool full_reverse = N_leaf > 1 || nw;
   each_leaf([&](int v, Span r, VectorXd&, MatrixXd&) {
     auto piv = w.pi[leaf].col(v).head(N_leaf);
     auto nd = w.node_d1.block(r.first, 0, r.count, N_leaf);
     w.a.segment(r.first, r.count).noalias() = nd * piv;
     MatrixXd Zpi = piv.asDiagonal() * P_leaf.transpose();
     w.D.middleRows(r.first, r.count).noalias() = nd * Zpi;
-    if (N_leaf > 1) node_Abar(leaf, v);
+    if (nw) {
+      w.a.segment(r.first, r.count) *= cw(leaf, v);
+      w.D.middleRows(r.first, r.count) *= cw(leaf, v);
+    }
+    if (full_reverse) node_Abar(leaf, v);
   });
-  if (N_leaf > 1) {
+  if (full_reverse) {
     for (int d = 0; d < leaf; ++d)
       for (int v = 0; v < w.n_cur[d]; ++v) node_Abar(d, v);
-    tree_factor_reverse(s, w);
+    if (nw) {
+      tree_weight_reverse(s, *nw, w);
+    } else {
+      tree_factor_reverse(s, w);
+    }
   } else {
     tree_half_inverse(s, w);  // Laplace at every level: C = H^{-1} / 2
   }
@@ -344,7 +384,8 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
   }
   for (int d = 0; d < L; ++d)
     for (int v = 0; v < w.n_cur[d]; ++v)
-      w.kappa[d].col(v) -= w.u[d].col(v) + w.Arow[d].middleCols(v * s.h[d], s.h[d]) * w.Ez[d].col(v);
+      w.kappa[d].col(v) -=
+          cw(d, v) * w.u[d].col(v) + w.Arow[d].middleCols(v * s.h[d], s.h[d]) * w.Ez[d].col(v);
   tree_solve(s, w, w.kappa);  // nu
 
   each_leaf([&](int v, Span r, VectorXd& nupath, MatrixXd& Ap) {
@@ -369,14 +410,19 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
   const int n_extra = family.n_extra();
   if (n_extra == 0) return;
   std::vector<double> dl(n_extra), dd1(n_extra), dd2(n_extra);
-  for (int i = 0; i < m; ++i) {
-    family.extra_derivs(rows.response[i], w.eta(i), dl.data(), dd1.data(), dd2.data());
-    for (int t = 0; t < n_extra; ++t) g_psi[t] += w.zeta(i) * dd1[t] + w.hvec(i) * dd2[t];
+  for (int v = 0; v < n_leaves; ++v) {  // the leaves' rows in row order
+    Span r = rows_of(s, w, leaf, v, row0);
+    const double c = cw(leaf, v);
+    for (int i = r.first; i < r.first + r.count; ++i) {
+      family.extra_derivs(rows.response[i], w.eta(i), dl.data(), dd1.data(), dd2.data());
+      for (int t = 0; t < n_extra; ++t) g_psi[t] += c * (w.zeta(i) * dd1[t] + w.hvec(i) * dd2[t]);
+    }
   }
   for (int v = 0; v < n_leaves; ++v) {
     Span r = rows_of(s, w, leaf, v, row0);
+    const double c = cw(leaf, v);
     for (int cm = 0; cm < N_leaf; ++cm) {
-      double p = w.pi[leaf](cm, v);
+      double p = c * w.pi[leaf](cm, v);
       if (p == 0.0) continue;
       for (int i = r.first; i < r.first + r.count; ++i)
         family.extra_value(rows.response[i], w.eta(i) + w.V.row(i).dot(P_leaf.col(cm)), p, g_psi);

@@ -59,6 +59,7 @@ struct TreeWork {
   // per depth: one column (or block of columns) per node of the top cluster
   std::vector<Eigen::MatrixXd> u, u_prev, grad, kappa, Lcol, Lbar, Bbar, Ccol, Ncol, Arow, Abar,
       val, pi, logI, Ez, Szz;
+  std::vector<Eigen::MatrixXd> Brow;  // survey weights: B = Lt^{-T} beside A (tree_weights.cpp)
   std::vector<Eigen::VectorXd> log_det_A;
   std::vector<int> base, n_cur;  // first global node and number of nodes per depth
   std::vector<std::vector<int> > par, child;  // local parent; children [child[v], child[v + 1])
@@ -81,20 +82,31 @@ struct TreePosterior {
   std::vector<Eigen::MatrixXd> mode, mean, cov, mode_cov;
 };
 
+// Survey weights of the nodes below the top (tree_weights.cpp): own[d][v] is
+// node v's weight given its parent, cum[d][v] the product of the own weights
+// on its path below the top (1 at depth 0).
+struct TreeWeights {
+  std::vector<std::vector<double> > own, cum;
+  // per_row[d]: the weight of each sorted row's node at depth d (nullptr: 1).
+  // Throws std::invalid_argument unless every weight is positive and finite.
+  void build(const TreeShape& shape, const std::vector<const double*>& per_row);
+};
+
 struct TreeOut {
   double loglik = 0.0;
   bool ok = true;
 };
 
-// Evaluates top cluster k. rows holds the cluster's rows (responses, eta_fix,
+// Evaluates top cluster k (with the survey weights nw of the nodes below the
+// top, or nullptr). rows holds the cluster's rows (responses, eta_fix,
 // T). u_warm[d] (q_d x n_d) are the Newton starts, updated with the modes.
 // With want_grad writes ebar (m values) and Tbar (m x R) and adds dlogL/dpsi
 // into g_psi; with post, fills the posterior of the nodes. The work on the
 // rows runs on n_threads threads (leaves in parallel, reduced in leaf order).
 void tree_eval(const TreeShape& shape, const TreeGrids& grids, const Family& family,
                const ClusterRows& rows, int k, std::vector<Eigen::MatrixXd>& u_warm,
-               const ModeControl& ctl, bool want_grad, int n_threads, TreeWork& w,
-               TreeOut& out, double* ebar,
+               const ModeControl& ctl, const TreeWeights* nw, bool want_grad, int n_threads,
+               TreeWork& w, TreeOut& out, double* ebar,
                Eigen::Ref<Eigen::MatrixXd> Tbar, double* g_psi, TreePosterior* post);
 
 // Block-tree algebra on the current top cluster (tree_algebra.cpp).
@@ -103,6 +115,11 @@ void tree_solve(const TreeShape& shape, TreeWork& w, std::vector<Eigen::MatrixXd
 void tree_inverse_factor(const TreeShape& shape, TreeWork& w);  // Arow = rows of L^{-T}
 void tree_factor_reverse(const TreeShape& shape, TreeWork& w);  // Abar -> Ccol
 void tree_half_inverse(const TreeShape& shape, TreeWork& w);    // Ccol = H^{-1} / 2
+// Survey weights (tree_weights.cpp): Arow = Lt^{-T} becomes A = B diag(sqrt(c))
+// (B kept in Brow) with log|A_vv| updated; the reverse turns Abar into Bbar
+// and runs tree_factor_reverse on B.
+void tree_weight_transform(const TreeShape& shape, const TreeWeights& nw, TreeWork& w);
+void tree_weight_reverse(const TreeShape& shape, const TreeWeights& nw, TreeWork& w);
 
 }  // namespace glamm
 

@@ -89,6 +89,12 @@ as_lambda <- function(s, q) {
 #                 Cost per row: the product of the nodes per level (65 per
 #                 dimension at the defaults).
 #   by_cluster    return the log-likelihood of each top-level cluster.
+#   pweights      survey weights (pseudo-log-likelihood), or NULL: a list of
+#                 row (row i's log f is multiplied by row[i]), level (a list,
+#                 innermost first, of per-row weights of each row's cluster
+#                 of that level, or NULL: a cluster's log-integral is
+#                 multiplied by its weight in its parent's integrand; the
+#                 top level's weight multiplies its log L_k).
 #
 # For each top cluster k,
 #   log L_k = log int phi(u_L) prod_{children c} [int phi(u_{L-1}) prod ...
@@ -99,7 +105,7 @@ as_lambda <- function(s, q) {
 # its nodes out by log-sum-exp.
 nested_loglik_brute <- function(y, X, beta, Z_list, group_list, sd_list, family,
                                 trials = NULL, sigma = NULL, offset = NULL,
-                                h = 0.25, width = 8, by_cluster = FALSE) {
+                                h = 0.25, width = 8, by_cluster = FALSE, pweights = NULL) {
   if (is.function(family)) family <- family()
   n <- length(y)
   L <- length(Z_list)
@@ -145,18 +151,25 @@ nested_loglik_brute <- function(y, X, beta, Z_list, group_list, sd_list, family,
     e <- eta[, rep(seq_len(M), times = G), drop = FALSE] +
       shift[, rep(seq_len(G), each = M), drop = FALSE]
     v <- if (l == 1) {
-      colSums(logf(rows, e))
+      colSums(row_w[rows] * logf(rows, e))
     } else {
       kids <- split(seq_along(rows), key[[l - 1]][rows], drop = TRUE)
-      Reduce(`+`, lapply(kids, function(k) level_integral(rows[k], l - 1, e[k, , drop = FALSE])))
+      Reduce(`+`, lapply(kids, function(k) {
+        level_w[[l - 1]][rows[k][1]] * level_integral(rows[k], l - 1, e[k, , drop = FALSE])
+      }))
     }
     v <- matrix(v, M, G) + rep(lw[[l]], each = M)
     log_sum_exp_rows(v)
   }
 
+  or_one <- function(w) if (is.null(w)) rep(1, n) else w
+  row_w <- or_one(pweights$row)
+  level_w <- lapply(seq_len(L), function(l) or_one(if (l <= length(pweights$level)) pweights$level[[l]]))
   eta0 <- drop(X %*% beta) + offset
   tops <- split(seq_len(n), key[[L]])
-  ll <- vapply(tops, function(r) level_integral(r, L, matrix(eta0[r], ncol = 1)), numeric(1))
+  ll <- vapply(tops, function(r) {
+    level_w[[L]][r[1]] * level_integral(r, L, matrix(eta0[r], ncol = 1))
+  }, numeric(1))
   if (by_cluster) ll else sum(ll)
 }
 

@@ -232,15 +232,9 @@ test_that("bad survey weights are clear errors", {
   expect_error(fit(pweights = ~ ws, strata = ~ wc), "constant within each top-level")
   d$lone <- ifelse(d$school == 1, 0, 1)
   expect_error(fit(pweights = ~ ws, strata = ~ lone), "single top-level cluster")
-  set.seed(3)
-  d3 <- data.frame(top = rep(1:6, each = 8), mid = rep(1:24, each = 2), x = rnorm(48))
-  d3$y <- rnorm(48, d3$x + rnorm(6)[d3$top] + rnorm(24)[d3$mid])
-  d3$wm <- runif(24)[d3$mid]
-  expect_error(glamm(y ~ x + (1 | top / mid), data = d3, pweights = list(`mid:top` = ~ wm)),
-               "intermediate level")
 })
 
-test_that("profiles and bootstrap intervals refuse weighted fits", {
+test_that("profiles refuse weighted fits; Wald intervals use the robust SEs", {
   d <- pw_data()
   f <- glamm(y ~ x + (1 | school), data = d, family = binomial, nAGQ = 7, pweights = ~ wc)
   expect_error(confint(f, method = "profile"), "survey weights")

@@ -12,6 +12,7 @@ shard_data <- function(seed = 3) {
     (as.integer(d$school) - 1) * 4 + as.integer(d$class)]
   d$y <- rbinom(nrow(d), 1, plogis(-0.3 + 0.6 * d$x + u))
   d$w <- runif(schools, 1, 3)[d$school]
+  d$wc <- runif(schools * 4, 1, 2)[(as.integer(d$school) - 1) * 4 + as.integer(d$class)]
   d
 }
 
@@ -32,9 +33,12 @@ test_that("a sharded fit equals the single-process fit, for 1 and 2 workers", {
   left <- parallel::clusterEvalQ(cl, length(ls(glamm:::shard_store)))
   expect_identical(unlist(left), c(0L, 0L))
   # a weighted fit: its sandwich takes the scores, stacked over the shards
-  refw <- glamm(form, data = d, family = binomial, pweights = list(school = ~w))
-  fitw <- glamm(form, data = d, family = binomial, pweights = list(school = ~w),
+  # (weights at the school and the class level)
+  pw <- list(school = ~w, class = ~wc)
+  refw <- glamm(form, data = d, family = binomial, pweights = pw)
+  fitw <- glamm(form, data = d, family = binomial, pweights = pw,
                 control = glamm_control(cluster = cl))
+  expect_lt(abs(fitw$loglik - refw$loglik), 1e-10)  # seen 0
   expect_lt(max(abs(vcov(fitw) - vcov(refw))), 1e-8)  # seen 1e-15
 })
 
