@@ -136,7 +136,8 @@ test_that("data given as a matrix is an error", {
 })
 
 test_that("a formula without random effects points to glm()", {
-  expect_error(glamm(yg ~ x, data = ad), "no random-effect term such as \\(1 \\| group\\).*glm\\(\\)")
+  expect_error(glamm(yg ~ x, data = ad),
+               "no random-effect term such as \\(1 \\| group\\).*glm\\(\\)")
 })
 
 test_that("REML for a binomial model is an error", {
