@@ -105,9 +105,13 @@ check_comparable <- function(fits, labels) {
     }
     extra <- outside_span(small$X, big$X)
     if (length(extra)) {
-      not_nested(sprintf("has the fixed effect%s %s, which %s lacks",
+      same_name <- intersect(extra, colnames(big$X))
+      not_nested(sprintf("has the fixed effect%s %s, which %s lacks%s",
                          if (length(extra) > 1) "s" else "", paste(extra, collapse = ", "),
-                         labels[k]))
+                         labels[k],
+                         if (length(same_name)) {
+                           sprintf(" (its %s holds other values)", paste(same_name, collapse = ", "))
+                         } else ""))
     }
     for (l in seq_along(small$groups)) {
       m <- Position(function(g) same_partition(small$groups[[l]]$factor, g$factor), big$groups)

@@ -143,3 +143,43 @@ test_that("a formula without random effects points to glm()", {
 test_that("REML for a binomial model is an error", {
   expect_error(glamm(y ~ x + (1 | g), data = ad, family = binomial, REML = TRUE), "REML")
 })
+
+# ---- anova(): nesting by column spaces, not by names ------------------------------------
+
+test_that("anova(): y ~ f is nested in y ~ 0 + f + x (other names, the same space)", {
+  f0 <- glamm(y ~ f + (1 | g), data = ad, family = binomial, nAGQ = 5)
+  f1 <- glamm(y ~ 0 + f + x + (1 | g), data = ad, family = binomial, nAGQ = 5)
+  a <- anova(f0, f1)
+  expect_equal(a$Chisq[2], 2 * (ll(f1) - ll(f0)), tolerance = 1e-12)
+  expect_equal(a$Df[2], 1)
+})
+
+test_that("anova(): a column of the same name but other values is not nested", {
+  d <- ad
+  set.seed(9)
+  d$x <- rnorm(an)  # the same response, another x
+  f0 <- glamm(y ~ x + (1 | g), data = ad, family = binomial, nAGQ = 5)
+  f1 <- glamm(y ~ x + z + (1 | g), data = d, family = binomial, nAGQ = 5)
+  expect_error(anova(f0, f1), "f0 has the fixed effect x, which f1 lacks \\(its x holds other")
+})
+
+test_that("anova(): a random slope on 2 x is the random slope on x", {
+  d <- ad
+  d$x2 <- 2 * d$x
+  f0 <- suppressWarnings(glamm(yg ~ x + (1 + x | g), data = d))
+  f1 <- suppressWarnings(glamm(yg ~ x + z + (1 + x2 | g), data = d))
+  a <- anova(f0, f1)
+  expect_equal(a$Chisq[2], 2 * (ll(f1) - ll(f0)), tolerance = 1e-12)
+  f2 <- suppressWarnings(glamm(yg ~ x + z + (1 + z | g), data = d))
+  expect_error(anova(f0, f2), "has the random effect x of g, which f2 lacks")
+})
+
+test_that("anova(): ordinal fits compare their designs with the thresholds as intercept", {
+  d <- ad
+  d$o <- cut(d$x, 3, ordered_result = TRUE)
+  f0 <- glamm(o ~ z + (1 | g), data = d, family = ordinal(), nAGQ = 3)
+  f1 <- glamm(o ~ z + f + (1 | g), data = d, family = ordinal(), nAGQ = 3)
+  expect_equal(anova(f0, f1)$Df[2], 2)
+  f2 <- glamm(o ~ f + (1 | g), data = d, family = ordinal(), nAGQ = 3)
+  expect_error(anova(f0, f2), "f0 has the fixed effect z, which f2 lacks")
+})
