@@ -176,6 +176,22 @@ test_that("an ordinal response of two categories equals the logistic fit (glmer)
   expect_equal(unname(fixef(fit)), unname(lme4::fixef(ref)[2]), tolerance = 1e-4)  # seen 1e-6
 })
 
+test_that("an unobserved ordinal category: dropped by glamm() as by clmm, named by glamm.fit()", {
+  skip_if_not_installed("ordinal")
+  d <- ad
+  d$o <- factor(cut(d$x, c(-Inf, -0.5, 0.5, Inf), labels = c("lo", "mid", "hi")),
+                levels = c("lo", "mid", "none", "hi"), ordered = TRUE)
+  fit <- glamm(o ~ z + (1 | g), data = d, family = ordinal(), nAGQ = 3)
+  ref <- ordinal::clmm(o ~ z + (1 | g), data = d, nAGQ = 3)
+  expect_equal(ll(fit), as.numeric(logLik(ref)), tolerance = 1e-7)  # seen 1e-10
+  expect_equal(unname(fit$thresholds[, "estimate"]), unname(ref$alpha),
+               tolerance = 1e-5)  # seen 2e-7
+  expect_identical(fit$levels, c("lo", "mid", "hi"))
+  Z <- matrix(1, an, 1, dimnames = list(NULL, "(Intercept)"))
+  expect_error(glamm.fit(d$o, cbind(z = d$z), Z, d$g, family = ordinal(), nAGQ = 3),
+               "response category 'none' has no observations: drop it with droplevels")
+})
+
 test_that("an ordinal response given as numbers is an error", {
   d <- ad
   d$o <- as.integer(cut(d$x, 3))
