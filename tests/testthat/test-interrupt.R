@@ -6,11 +6,11 @@
 # the signal from a forked process.
 
 # Runs setup (lines of R that define obj and par) in the child, evaluates
-# obj$loglik(par, gradient = TRUE) in full, interrupted delay seconds in, and
-# in full again; returns c(full, handled (1/0), latency, CPU latency, again): the latency in seconds from the signal to R's handler, and
+# obj$loglik(par, gradient) in full, interrupted delay seconds in, and in
+# full again; returns c(full, handled (1/0), latency, CPU latency, again): the latency in seconds from the signal to R's handler, and
 # the CPU time the child spent in between (Linux; NA elsewhere), which does
 # not depend on the load of the machine.
-interrupt_run <- function(setup, delay = 0.3) {
+interrupt_run <- function(setup, gradient = FALSE, delay = 0.3) {
   script <- tempfile(fileext = ".R")
   on.exit(unlink(script))
   writeLines(c(
@@ -29,7 +29,7 @@ interrupt_run <- function(setup, delay = 0.3) {
     "  if (interrupt) job <- parallel::mcparallel({",
     sprintf("    Sys.sleep(%g); saveRDS(c(as.numeric(Sys.time()), cpu(pid)), stamp); tools::pskill(pid, 2L)})",
             delay),
-    "  res <- tryCatch(obj$loglik(par, gradient = TRUE),",
+    sprintf("  res <- tryCatch(obj$loglik(par, gradient = %s),", gradient),
     "                  interrupt = function(e) c(as.numeric(Sys.time()), cpu(pid)))",
     "  if (!interrupt) return(c(res, 0, NA))",
     "  parallel::mccollect(job)",
@@ -60,9 +60,12 @@ test_that("an interrupt stops a long evaluation and leaves the model usable", {
     "par <- c(0, 0, 0.5, 0, 0, 0.5, 0, 0.5)"))
   expect_true(is.finite(v[["full"]]))
   expect_identical(v[["handled"]], 1)  # R's interrupt handler ran: the evaluation did not finish
-  # seconds from the signal to R's handler (a full evaluation takes 2.7 s
-  # idle): observed 0.1-0.5 idle, up to 2.2 at a load average of 4 on two cores
-  expect_lt(v[["latency"]], 3)
+  # CPU seconds of the child from the signal to R's handler (Linux): observed
+  # 0.1-0.3 (a full evaluation takes 2.7 s idle)
+  if (!is.na(v[["cpu"]])) expect_lt(v[["cpu"]], 1)
+  # wall-clock seconds: observed 0.1-0.5 idle, up to 2.2 at a load average of 4
+  # on two cores and 3.5 at 10 (nice 19)
+  expect_lt(v[["latency"]], 6)
   expect_identical(v[["again"]], v[["full"]])  # the model is intact
 })
 
@@ -80,7 +83,7 @@ test_that("an interrupt stops the evaluation of one top cluster holding almost e
       "                 Z = cbind(1, x, z), pattern = lower.tri(diag(3), diag = TRUE)))",
       "obj <- glamm:::build_objective(cbind(1, x), lev, glamm:::prepare_response(y, binomial()),",
       sprintf("  NULL, binomial(), c(8L, 10L), glamm_control(nthreads = %dL))", threads),
-      "par <- c(0, 0, 0.5, 0.5, 0, 0, 0.5, 0, 0.5)"))
+      "par <- c(0, 0, 0.5, 0.5, 0, 0, 0.5, 0, 0.5)"), gradient = TRUE)
     expect_true(is.finite(v[["full"]]))
     expect_identical(v[["handled"]], 1)
     # CPU seconds of the child from the signal to R's handler: observed 0.77
@@ -88,8 +91,9 @@ test_that("an interrupt stops the evaluation of one top cluster holding almost e
     # most of it in allocating the evaluation's workspace, before the first
     # poll; without polling in the leaves 3.5 and 3.0 (the whole evaluation)
     if (!is.na(v[["cpu"]])) expect_lt(v[["cpu"]], 2)
-    # wall-clock seconds: 2.5 and 3.0 at that load (nice 19), 6.6 and 4.3 without
-    expect_lt(v[["latency"]], 5)
+    # wall-clock seconds: 2.5 and 3.0 at that load (nice 19), 6.6 and 4.3
+    # without; 5.1 and 5.8 at a load average of 10
+    expect_lt(v[["latency"]], 8)
     expect_identical(v[["again"]], v[["full"]])
   }
 })
