@@ -5,6 +5,11 @@
 # that is interactive (a non-interactive R quits on SIGINT) and sends itself
 # the signal from a forked process.
 
+# Under make sanitize (GLAMM_SANITIZE=1) the instrumented code runs 2 to 4
+# times slower: the latency bounds are 4 times wider (observed under it: CPU
+# 2.0 and 4.2 s for the one-top-cluster case at a load average of 5).
+slow <- if (nzchar(Sys.getenv("GLAMM_SANITIZE"))) 4 else 1
+
 # Runs setup (lines of R that define obj and par) in the child, evaluates
 # obj$loglik(par, gradient) in full, interrupted delay seconds in, and in
 # full again; returns c(full, handled (1/0), latency, CPU latency, again): the latency in seconds from the signal to R's handler, and
@@ -62,10 +67,10 @@ test_that("an interrupt stops a long evaluation and leaves the model usable", {
   expect_identical(v[["handled"]], 1)  # R's interrupt handler ran: the evaluation did not finish
   # CPU seconds of the child from the signal to R's handler (Linux): observed
   # 0.1-0.3 (a full evaluation takes 2.7 s idle)
-  if (!is.na(v[["cpu"]])) expect_lt(v[["cpu"]], 1)
+  if (!is.na(v[["cpu"]])) expect_lt(v[["cpu"]], slow * 1)
   # wall-clock seconds: observed 0.1-0.5 idle, up to 2.2 at a load average of 4
   # on two cores and 3.5 at 10 (nice 19)
-  expect_lt(v[["latency"]], 6)
+  expect_lt(v[["latency"]], slow * 6)
   expect_identical(v[["again"]], v[["full"]])  # the model is intact
 })
 
@@ -90,10 +95,10 @@ test_that("an interrupt stops the evaluation of one top cluster holding almost e
     # (one thread) and 1.35 (two, summed) at a load average of 5.6 on two cores,
     # most of it in allocating the evaluation's workspace, before the first
     # poll; without polling in the leaves 3.5 and 3.0 (the whole evaluation)
-    if (!is.na(v[["cpu"]])) expect_lt(v[["cpu"]], 2)
+    if (!is.na(v[["cpu"]])) expect_lt(v[["cpu"]], slow * 2)
     # wall-clock seconds: 2.5 and 3.0 at that load (nice 19), 6.6 and 4.3
     # without; 5.1 and 5.8 at a load average of 10
-    expect_lt(v[["latency"]], 8)
+    expect_lt(v[["latency"]], slow * 8)
     expect_identical(v[["again"]], v[["full"]])
   }
 })
