@@ -12,9 +12,13 @@
 #' dispatches to `anova.glm()`, which does not know glamm fits.
 #'
 #' The fits must have the same response values, family and link, and be
-#' nested: each one's fixed effects (by column name), grouping factors (by
-#' their clusters) and random effects within those of the next larger one;
-#' otherwise `anova()` stops and says which condition fails.
+#' nested: each one's fixed-effects design within the column space of the
+#' next larger one's (so that `y ~ f` and `y ~ 0 + f`, or `x` and `2 * x`,
+#' match, and a column of the same name but other values does not), its
+#' grouping factors (by their clusters) among the larger one's, and the
+#' random-effects design of each grouping factor within the column space of
+#' the larger one's; otherwise `anova()` stops and says which condition
+#' fails.
 #'
 #' REML fits (`glamm(..., REML = TRUE)`): the restricted likelihood depends
 #' on the fixed-effects design, so REML criteria of models with different
@@ -117,11 +121,15 @@ check_comparable <- function(fits, labels) {
                           "nested models (the smaller one a special case of the larger)"),
                    labels[k - 1], labels[k], labels[k - 1], what), call. = FALSE)
     }
-    extra <- setdiff(small$fixed, big$fixed)
+    extra <- outside_span(small$X, big$X)
     if (length(extra)) {
-      not_nested(sprintf("has the fixed effect%s %s, which %s lacks",
+      same_name <- intersect(extra, colnames(big$X))
+      not_nested(sprintf("has the fixed effect%s %s, which %s lacks%s",
                          if (length(extra) > 1) "s" else "", paste(extra, collapse = ", "),
-                         labels[k]))
+                         labels[k],
+                         if (length(same_name)) {
+                           sprintf(" (its %s holds other values)", paste(same_name, collapse = ", "))
+                         } else ""))
     }
     for (l in seq_along(small$groups)) {
       m <- Position(function(g) same_partition(small$groups[[l]]$factor, g$factor), big$groups)
@@ -129,7 +137,7 @@ check_comparable <- function(fits, labels) {
         not_nested(sprintf("has random effects by %s, which %s lacks",
                            names(small$groups)[l], labels[k]))
       }
-      lacks <- setdiff(small$groups[[l]]$effects, big$groups[[m]]$effects)
+      lacks <- outside_span(small$groups[[l]]$Z, big$groups[[m]]$Z)
       if (length(lacks)) {
         not_nested(sprintf("has the random effect %s of %s, which %s lacks", lacks[1],
                            names(small$groups)[l], labels[k]))
@@ -150,13 +158,31 @@ anova_response <- function(f) {
   unname(as.numeric(as.matrix(r)))
 }
 
-# Fixed-effect names and, per grouping factor, its clusters and effect names.
+# The fixed-effects design and, per grouping factor, its clusters and its
+# random-effects design (rows in the data's order). An ordinal fit's
+# thresholds act as an intercept, so its design gets the column of 1s.
 anova_structure <- function(f) {
-  if (!inherits(f, "glamm")) return(list(fixed = names(stats::coef(f)), groups = list()))
-  groups <- lapply(re_groups(f), function(gr) {
-    list(factor = gr$factor, effects = colnames(gr$Sigma))
+  if (!inherits(f, "glamm")) {
+    X <- stats::model.matrix(f)
+    return(list(X = X[, !is.na(stats::coef(f)), drop = FALSE], groups = list()))
+  }
+  X <- stats::model.matrix(f)
+  if (f$family$family == "ordinal") X <- cbind(`(Intercept)` = 1, X)
+  groups <- lapply(fit_level_designs(f, re_groups(f)), function(gr) {
+    list(factor = gr$factor, Z = gr$Z)
   })
-  list(fixed = names(f$coefficients), groups = groups)
+  list(X = X, groups = groups)
+}
+
+# The names of the columns of A (n x p) outside the column space of B (n x r):
+# those whose residual on B is not negligible next to the column itself.
+outside_span <- function(A, B) {
+  if (ncol(A) == 0) return(character(0))
+  res <- if (ncol(B) == 0) A else qr.resid(qr(B), A)
+  size <- sqrt(colSums(A^2))
+  out <- sqrt(colSums(as.matrix(res)^2)) > 1e-7 * pmax(size, .Machine$double.xmin)
+  cn <- colnames(A) %||% paste0("column ", seq_len(ncol(A)))
+  cn[out]
 }
 
 # Whether two grouping factors (of the same rows) make the same clusters.

@@ -17,7 +17,7 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
   infinite <- opt$infinite %||% rep(FALSE, length(par))
   if (control$hessian) {
     H <- opt$hessian
-    inv <- invert_information(H, at_bound, infinite)
+    inv <- invert_information_mapped(opt, at_bound, infinite, p)
     V <- inv$vcov
     if (!inv$positive_definite) {
       warning("the observed information is not positive definite: the fit may not be at a ",

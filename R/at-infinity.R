@@ -6,11 +6,11 @@
 # factor level whose responses are all 0, a random-effect SD growing without
 # bound): the optimizer stops where the log-likelihood is flat, and the
 # numbers look valid. A fixed effect, or the SD on the diagonal of Lambda, is
-# a candidate when it is more than 5 typical sizes (a change of 5 in the
-# linear predictor per typical covariate value) from 0; it is at infinity when
-# doubling it (all candidates together, else each alone) lowers the
-# log-likelihood by less than 0.01. Returns a logical vector over the
-# parameters.
+# a candidate when it is more than 5 typical sizes (infinity_sizes(): a change
+# of 5 in the linear predictor per typical nonzero covariate value) from 0; it
+# is at infinity when doubling it (all candidates together, else each alone)
+# lowers the log-likelihood by less than 0.01. Returns a logical vector over
+# the parameters.
 estimates_at_infinity <- function(objective, opt, scaling, p, typsize) {
   par <- opt$par
   out <- rep(FALSE, length(par))
@@ -79,6 +79,25 @@ constant_cluster_sd <- function(par, objective, levels, resp) {
     if (constant) out[first] <- TRUE
   }
   out
+}
+
+# The sizes beyond 5 of which an estimate is a candidate for infinity: the
+# optimizer's typical sizes (objective-build.R), but for a fixed effect 1 /
+# the root mean square of its column over the rows where it is not 0 (the
+# rows it acts on) instead of over all rows. A dummy of a level with 5 of 150
+# rows has an RMS of 0.18, so that a contrast of -18.8 (the level's responses
+# all 0) was no candidate; a covariate that is nowhere 0 keeps its size.
+infinity_sizes <- function(X, typsize) {
+  p <- ncol(X)
+  if (p == 0) return(typsize)
+  n <- nrow(X)
+  ss <- diag(cpp_crossprod(X))
+  nonzero <- vapply(seq_len(p), function(j) sum(X[, j] != 0), 0)
+  ok <- nonzero > 0 & ss > 0
+  rms_all <- sqrt(ss / n)
+  rms_nonzero <- sqrt(ss / pmax(nonzero, 1))
+  typsize[seq_len(p)][ok] <- (typsize[seq_len(p)] * rms_all / rms_nonzero)[ok]
+  typsize
 }
 
 # "x | g" for the flagged diagonal entries of each level's Lambda.

@@ -65,8 +65,35 @@ map_optimum <- function(opt, scaling, p) {
   k <- length(opt$par)
   Tinv <- diag(k)
   Tinv[seq_len(p), seq_len(p)] <- scaling$to_internal
+  opt$hessian_internal <- opt$hessian
+  opt$from_internal <- scaling$from_internal
   opt$par <- map_par(opt$par, scaling$from_internal, p)
   opt$gradient <- drop(crossprod(Tinv, opt$gradient))
   if (!is.null(opt$hessian)) opt$hessian <- crossprod(Tinv, opt$hessian %*% Tinv)
   opt
+}
+
+# The inverse information (invert_information()) of the fit's parameters,
+# found on the optimizer's internal scale and mapped back, V = T V* T' with
+# T = diag(B, I): with a covariate shifted by 1e6 the Hessian on the user's
+# scale has an intercept-slope correlation of 1 - 1e-12 and cannot be
+# inverted, while the internal one is well conditioned. Fixed effects at
+# infinity (whose internal counterparts mix with the intercept) use the
+# user's scale.
+invert_information_mapped <- function(opt, at_bound, infinite, p) {
+  if (is.null(opt$hessian_internal) || p == 0 || any(infinite[seq_len(p)])) {
+    return(invert_information(opt$hessian, at_bound, infinite))
+  }
+  inv <- invert_information(opt$hessian_internal, at_bound, infinite)
+  V <- inv$vcov
+  b <- seq_len(p)
+  B <- opt$from_internal
+  V[b, b] <- B %*% V[b, b, drop = FALSE] %*% t(B)
+  if (nrow(V) > p) {
+    o <- -b
+    V[b, o] <- B %*% V[b, o, drop = FALSE]
+    V[o, b] <- t(V[b, o, drop = FALSE])
+  }
+  inv$vcov <- V
+  inv
 }

@@ -86,7 +86,13 @@ glm_family <- function(object) {
 # Accepts what glm() accepts: a family object, a family function or its name.
 resolve_family <- function(family) {
   if (is.character(family)) {
-    family <- get(family, mode = "function", envir = parent.frame(2))
+    name <- family
+    family <- get0(name, mode = "function", envir = parent.frame(2))
+    if (is.null(family)) {
+      stop(sprintf(paste0("family '%s' not found: give a family object such as ",
+                          "binomial(\"probit\"), a family function or its name (%s)"),
+                   name, paste(names(supported_links), collapse = ", ")), call. = FALSE)
+    }
   }
   if (is.function(family)) family <- family()
   if (!inherits(family, "family")) {

@@ -114,6 +114,11 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
                              l1$pattern, control),
                      class = "glamm"))
   }
+  if ((!is.null(survey$row) || !is.null(survey$top)) &&
+      !any((survey$row %||% 1) * (survey$top %||% 1) > 0)) {
+    stop("the survey weights (pweights) are all zero: no observation is left to fit",
+         call. = FALSE)
+  }
   # Unit trials and weights and a zero offset stay NULL (no n-vectors of 1s and 0s).
   resp <- prepare_response(y, family, weights, compact = TRUE)
   check_variation(resp, family)
@@ -164,8 +169,9 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   if (control$hessian) opt <- escape_saddle(objective, newton_polish(objective, opt, control),
                                             control)
   opt <- map_optimum(opt, scaling, ncol(X))
-  opt$infinite <- estimates_at_infinity(objective, opt, scaling, ncol(X),
-                                        typical_sizes(X, levels, resp, family, objective$n_extra))
+  opt$infinite <- estimates_at_infinity(
+    objective, opt, scaling, ncol(X),
+    infinity_sizes(X, typical_sizes(X, levels, resp, family, objective$n_extra)))
   if (family$family == "binomial") {
     opt$infinite <- opt$infinite | constant_cluster_sd(opt$par, objective, levels, resp)
   }
@@ -219,6 +225,12 @@ fit_levels <- function(Z, group, pattern, re, n) {
     g <- as.factor(g)
     if (any(tabulate(g, nlevels(g)) == 0)) g <- droplevels(g)
     pat <- l$pattern %||% lower.tri(diag(ncol(Zl)), diag = TRUE)
+    zero <- which(vapply(seq_len(ncol(Zl)), function(j) all(Zl[, j] == 0), NA))
+    if (length(zero)) {
+      stop(sprintf(paste0("the random effect %s of %s is 0 on every row: its variance cannot ",
+                          "be estimated; drop it from the random-effect term"),
+                   colnames(Zl)[zero[1]], name), call. = FALSE)
+    }
     list(name = name, group = g, factor = g, Z = Zl, pattern = pat)
   })
   names(levels) <- vapply(levels, function(l) l$name, "")

@@ -47,6 +47,18 @@ start_values <- function(resp, X, levels, offset, family, start, objective) {
       stop("'start' must be a list with elements beta, theta and (gaussian) sigma, ",
            "or a glamm fit", call. = FALSE)
     }
+    if (inherits(start, "glamm")) {
+      start <- list(beta = start$coefficients, theta = start$theta, sigma = start$sigma)
+    }
+    known <- c("beta", "theta", "sigma")
+    nm <- names(start) %||% rep("", length(start))
+    unknown <- setdiff(nm, c(known, ""))
+    if (length(unknown) || any(!nzchar(nm))) {
+      stop(sprintf("'start' has %s; its elements are beta, theta and sigma",
+                   if (length(unknown)) sprintf("the unknown element(s) %s",
+                                                paste(unknown, collapse = ", "))
+                   else "elements without names"), call. = FALSE)
+    }
     set <- function(current, value, name) {
       if (is.null(value)) return(current)
       if (!is.numeric(value) || length(value) != length(current) || any(!is.finite(value))) {

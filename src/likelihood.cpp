@@ -201,7 +201,7 @@ int Model::run(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const 
         tree_eval(shape_, grids_, *family_, rows, k, u_warm_, ctl_,
                   node_weighted_ ? &node_weights_ : nullptr, want_grad, inner_threads, wk.tw, to,
                   wk.ebar.data(), wk.Tbar.topRows(m), sc.data() + n_score,
-                  post ? &wk.tp : nullptr);
+                  post ? &wk.tp : nullptr, interrupt);
         ok = to.ok;
         ll_top_(k) = to.loglik;
       } else {

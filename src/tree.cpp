@@ -108,7 +108,8 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
                const ClusterRows& rows, int k, std::vector<MatrixXd>& u_warm,
                const ModeControl& ctl, const TreeWeights* nw, bool want_grad, int n_threads,
                TreeWork& w, TreeOut& out, double* ebar,
-               Eigen::Ref<MatrixXd> Tbar, double* g_psi, TreePosterior* post) {
+               Eigen::Ref<MatrixXd> Tbar, double* g_psi, TreePosterior* post,
+               InterruptPoller& interrupt) {
   const int L = s.L, R = s.R(), leaf = L - 1, m = rows.m;
   const int row0 = s.row_start[0][k];
   auto T = rows.T->topRows(m);
@@ -124,12 +125,14 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
   const int n_leaves = w.n_cur[leaf];
   // Leaves in parallel: chunks of leaves with about 256 rows of work each.
   const int chunk = std::max(1, 256 * n_leaves / std::max(1, m));
+  auto stop = [&] { return interrupt.requested(); };
   auto each_leaf = [&](auto f) {
     parallel_for(n_leaves, n_threads, chunk, [&](int first, int last, int) {
       VectorXd path_t(R);
       MatrixXd mat_t(R, R);
       for (int v = first; v < last; ++v) f(v, rows_of(s, w, leaf, v, row0), path_t, mat_t);
-    });
+    }, stop);
+    if (stop()) throw Interrupted();
   };
   auto working_g = [&]() {
     each_leaf([&](int v, Span r, VectorXd& upath, MatrixXd&) {

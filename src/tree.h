@@ -16,6 +16,7 @@
 
 #include "cluster.h"
 #include "family.h"
+#include "interrupt.h"
 #include "quadrature.h"
 
 namespace glamm {
@@ -103,11 +104,14 @@ struct TreeOut {
 // With want_grad writes ebar (m values) and Tbar (m x R) and adds dlogL/dpsi
 // into g_psi; with post, fills the posterior of the nodes. The work on the
 // rows runs on n_threads threads (leaves in parallel, reduced in leaf order).
+// The loops over leaves ask interrupt between chunks (one top cluster may
+// hold every row) and throw Interrupted once it is set, before u_warm changes.
 void tree_eval(const TreeShape& shape, const TreeGrids& grids, const Family& family,
                const ClusterRows& rows, int k, std::vector<Eigen::MatrixXd>& u_warm,
                const ModeControl& ctl, const TreeWeights* nw, bool want_grad, int n_threads,
                TreeWork& w, TreeOut& out, double* ebar,
-               Eigen::Ref<Eigen::MatrixXd> Tbar, double* g_psi, TreePosterior* post);
+               Eigen::Ref<Eigen::MatrixXd> Tbar, double* g_psi, TreePosterior* post,
+               InterruptPoller& interrupt);
 
 // Block-tree algebra on the current top cluster (tree_algebra.cpp).
 bool tree_factor(const TreeShape& shape, TreeWork& w);   // Lcol holds H, becomes L

@@ -4,26 +4,6 @@
 # tolerance (the error seen is in a comment), or gives the expected warning.
 # Small data and few quadrature points keep the file under a minute.
 
-adv_data <- function(seed = 16) {
-  set.seed(seed)
-  J <- 30
-  m <- 5
-  n <- J * m
-  d <- data.frame(g = factor(rep(seq_len(J), each = m)), x = rnorm(n), z = runif(n),
-                  f = factor(rep(c("a", "b", "c"), length.out = n)))
-  u <- rnorm(J, 0, 0.8)[d$g]
-  d$y <- rbinom(n, 1, plogis(-0.2 + 0.7 * d$x + u))
-  d$cnt <- rpois(n, exp(0.3 + 0.4 * d$x + u))
-  d$yg <- 1 + 0.5 * d$x + u + rnorm(n)
-  d
-}
-ad <- adv_data()
-an <- nrow(ad)
-adv_bin <- glamm(y ~ x + (1 | g), data = ad, family = binomial, nAGQ = 5)
-adv_gau <- glamm(yg ~ x + (1 | g), data = ad)
-
-ll <- function(fit) as.numeric(logLik(fit))
-
 # ---- missing values ---------------------------------------------------------------------
 
 test_that("NA in the response (gaussian, na.omit) equals lmer on the complete rows", {
