@@ -17,7 +17,9 @@
 #'   information after the quasi-Newton search (each costs one Hessian).
 #' @param hessian compute the observed information (needed for standard
 #'   errors); set to `FALSE` to save time when only estimates are needed.
-#' @param trace print optimizer progress every `trace` iterations (0: none).
+#' @param trace report the optimizer's progress every `trace` iterations (0:
+#'   none), as messages giving the log-likelihood and the largest entry of
+#'   its gradient.
 #' @param nodes.max,workspace.max limits on the quadrature grid, checked
 #'   before any allocation: the points per row (the product of `nAGQ^q`
 #'   along the row's levels) and the bytes of workspace for the largest

@@ -15,7 +15,19 @@ optimize_loglik <- function(objective, par0, lower, control, scale = NULL) {
     v <- -value_and_gradient(par)
     if (is.finite(v)) v else Inf
   }
-  gr <- function(par) -attr(value_and_gradient(par), "gradient")
+  # Progress every `trace` gradients (about one per iteration): the
+  # log-likelihood and the largest gradient entry, which says how far the
+  # search still is from the maximum.
+  cache$n_gradient <- 0L
+  gr <- function(par) {
+    v <- value_and_gradient(par)
+    cache$n_gradient <- cache$n_gradient + 1L
+    if (control$trace > 0 && cache$n_gradient %% control$trace == 0) {
+      message(sprintf("iteration %3d: log-likelihood %.8g, max |gradient| %.3g",
+                      cache$n_gradient, as.numeric(v), max(abs(attr(v, "gradient")))))
+    }
+    -attr(v, "gradient")
+  }
   init <- objective$loglik(par0, gradient = TRUE)
   if (!is.finite(init)) {
     stop("the log-likelihood is not finite at the start values; supply 'start' or check ",
@@ -39,7 +51,7 @@ optimize_loglik <- function(objective, par0, lower, control, scale = NULL) {
                                   control = list(iter.max = control$iter.max,
                                                  eval.max = control$eval.max,
                                                  rel.tol = control$rel.tol,
-                                                 trace = control$trace)),
+                                                 trace = 0L)),
                     error = function(e) {
                       if (grepl("NA/NaN gradient", conditionMessage(e))) diverged()
                       stop(e)

@@ -183,3 +183,20 @@ test_that("anova(): ordinal fits compare their designs with the thresholds as in
   f2 <- glamm(o ~ f + (1 | g), data = d, family = ordinal(), nAGQ = 3)
   expect_error(anova(f0, f2), "f0 has the fixed effect z, which f2 lacks")
 })
+
+test_that("trace reports the log-likelihood and the gradient as the search goes", {
+  msgs <- character()
+  withCallingHandlers(
+    fit <- glamm(y ~ x + (1 | g), data = ad, family = binomial, nAGQ = 5,
+                 control = glamm_control(trace = 1)),
+    message = function(m) {
+      msgs <<- c(msgs, conditionMessage(m))
+      invokeRestart("muffleMessage")
+    })
+  steps <- grep("^iteration +[0-9]+: log-likelihood .*, max \\|gradient\\| ", msgs, value = TRUE)
+  expect_gt(length(steps), 2)
+  # the last reported log-likelihood is the maximum's (up to the polish)
+  last <- as.numeric(sub(".*log-likelihood ([^,]+),.*", "\\1", steps[length(steps)]))
+  expect_lt(abs(last - fit$loglik), 1e-4)  # seen 2e-9
+  expect_identical(fit$coefficients, adv_bin$coefficients)
+})
