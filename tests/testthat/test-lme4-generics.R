@@ -123,7 +123,13 @@ test_that("lme4's arguments: REML, verbose, glmerControl, nAGQ = 0, etastart, mu
   expect_error(glamm(form, f$data, binomial, REML = TRUE), "maximum likelihood")
   expect_equal(c(logLik(glamm(form, f$data, binomial, nAGQ = 1, REML = FALSE))),
                c(logLik(fit)))
-  expect_output(glamm(form, f$data, binomial, nAGQ = 1, verbose = 1))
+  progress <- character()
+  withCallingHandlers(glamm(form, f$data, binomial, nAGQ = 1, verbose = 1),
+                      message = function(m) {
+                        progress <<- c(progress, conditionMessage(m))
+                        invokeRestart("muffleMessage")
+                      })
+  expect_match(progress[1], "^iteration +1: log-likelihood")
   expect_message(
     fc <- glamm(form, f$data, binomial, nAGQ = 1,
                 control = lme4::glmerControl(optimizer = "bobyqa", calc.derivs = FALSE,
