@@ -65,6 +65,65 @@ std::vector<MatrixXd> matrices(const Rcpp::List& x) {
   return out;
 }
 
+// The R list that keeps the vectors in `storage` alive with an engine pointer.
+Rcpp::List keep_list(const std::vector<SEXP>& storage) {
+  Rcpp::List keep(storage.size());
+  for (size_t k = 0; k < storage.size(); ++k) keep[k] = storage[k];
+  return keep;
+}
+
+// One evaluation of an engine (the tree Model or the SparseLaplace) as an R
+// list: loglik, n_fail and, when asked and every mode search succeeded, the
+// gradient blocks and the per-top-cluster scores.
+template <class Engine>
+Rcpp::List evaluate(Engine& model, const Rcpp::NumericVector& beta, const Rcpp::List& Lambda,
+                    const Rcpp::NumericVector& psi, bool gradient, bool scores) {
+  double ll;
+  glamm::Gradient g;
+  int n_fail = 0;
+  try {
+    n_fail = model.eval(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi), &ll,
+                        gradient ? &g : nullptr, scores);
+  } catch (const glamm::Interrupted&) {
+    throw Rcpp::internal::InterruptedException();  // R's interrupt, after the C++ frames unwind
+  }
+  Rcpp::List out = Rcpp::List::create(Rcpp::Named("loglik") = ll, Rcpp::Named("n_fail") = n_fail);
+  if (gradient && n_fail == 0) {
+    out["grad_beta"] = g.beta;
+    Rcpp::List gl(g.lambda.size());
+    for (size_t l = 0; l < g.lambda.size(); ++l) gl[l] = g.lambda[l];
+    out["grad_lambda"] = gl;
+    out["grad_psi"] = g.psi;
+    if (scores) out["scores"] = g.scores;
+  }
+  return out;
+}
+
+// The posterior of an engine's random effects as an R list: per level the
+// modes, means and covariances, and the log-likelihood; a failed mode
+// search is an error naming the number of clusters.
+template <class Engine>
+Rcpp::List posterior(Engine& model, const Rcpp::NumericVector& beta, const Rcpp::List& Lambda,
+                     const Rcpp::NumericVector& psi) {
+  glamm::Posterior post;
+  int n_fail = 0;
+  try {
+    n_fail = model.posterior(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi),
+                             &post);
+  } catch (const glamm::Interrupted&) {
+    throw Rcpp::internal::InterruptedException();
+  }
+  if (n_fail > 0) Rcpp::stop("the mode search failed in %d cluster(s)", n_fail);
+  Rcpp::List levels(post.level.size());
+  for (size_t l = 0; l < post.level.size(); ++l) {
+    const glamm::LevelPosterior& lp = post.level[l];
+    levels[l] = Rcpp::List::create(Rcpp::Named("mode") = lp.mode, Rcpp::Named("mean") = lp.mean,
+                                   Rcpp::Named("cov") = lp.cov,
+                                   Rcpp::Named("mode_cov") = lp.mode_cov);
+  }
+  return Rcpp::List::create(Rcpp::Named("levels") = levels, Rcpp::Named("loglik") = post.loglik);
+}
+
 Rcpp::XPtr<glamm::SparseLaplace> sparse_of(SEXP ptr) {
   Rcpp::XPtr<glamm::SparseLaplace> model(ptr);
   if (!model) Rcpp::stop("the model object is no longer valid (was it saved and reloaded?)");
@@ -210,57 +269,21 @@ SEXP cpp_model_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP power, SEXP t
     keep_storage(item["node"], storage);
     if (item.containsElementNamed("weight")) keep_storage(item["weight"], storage);
   }
-  Rcpp::List keep(storage.size());
-  for (size_t k = 0; k < storage.size(); ++k) keep[k] = storage[k];
-  return Rcpp::XPtr<glamm::Model>(model, true, R_NilValue, keep);
+  return Rcpp::XPtr<glamm::Model>(model, true, R_NilValue, keep_list(storage));
 }
 
 // [[Rcpp::export]]
 Rcpp::List cpp_model_eval(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda,
                           Rcpp::NumericVector psi, bool gradient, bool scores) {
   Rcpp::XPtr<glamm::Model> model = model_of(ptr);
-  double ll;
-  glamm::Gradient g;
-  int n_fail = 0;
-  try {
-    n_fail = model->eval(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi), &ll,
-                         gradient ? &g : nullptr, scores);
-  } catch (const glamm::Interrupted&) {
-    throw Rcpp::internal::InterruptedException();  // R's interrupt, after the C++ frames unwind
-  }
-  Rcpp::List out = Rcpp::List::create(Rcpp::Named("loglik") = ll, Rcpp::Named("n_fail") = n_fail);
-  if (gradient && n_fail == 0) {
-    out["grad_beta"] = g.beta;
-    Rcpp::List gl(g.lambda.size());
-    for (size_t l = 0; l < g.lambda.size(); ++l) gl[l] = g.lambda[l];
-    out["grad_lambda"] = gl;
-    out["grad_psi"] = g.psi;
-    if (scores) out["scores"] = g.scores;
-  }
-  return out;
+  return evaluate(*model, beta, Lambda, psi, gradient, scores);
 }
 
 // [[Rcpp::export]]
 Rcpp::List cpp_model_posterior(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda,
                                Rcpp::NumericVector psi) {
   Rcpp::XPtr<glamm::Model> model = model_of(ptr);
-  glamm::Posterior post;
-  int n_fail = 0;
-  try {
-    n_fail = model->posterior(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi),
-                              &post);
-  } catch (const glamm::Interrupted&) {
-    throw Rcpp::internal::InterruptedException();
-  }
-  if (n_fail > 0) Rcpp::stop("the mode search failed in %d cluster(s)", n_fail);
-  Rcpp::List levels(post.level.size());
-  for (size_t l = 0; l < post.level.size(); ++l) {
-    const glamm::LevelPosterior& lp = post.level[l];
-    levels[l] = Rcpp::List::create(Rcpp::Named("mode") = lp.mode, Rcpp::Named("mean") = lp.mean,
-                                   Rcpp::Named("cov") = lp.cov,
-                                   Rcpp::Named("mode_cov") = lp.mode_cov);
-  }
-  return Rcpp::List::create(Rcpp::Named("levels") = levels, Rcpp::Named("loglik") = post.loglik);
+  return posterior(*model, beta, Lambda, psi);
 }
 
 // The sparse global Laplace (crossed designs). levels: list of list(Z = n x
@@ -293,9 +316,7 @@ SEXP cpp_sparse_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP offset, Rcpp
     keep_storage(item["Z"], storage);
     keep_storage(item["cluster"], storage);
   }
-  Rcpp::List keep(storage.size());
-  for (size_t k = 0; k < storage.size(); ++k) keep[k] = storage[k];
-  return Rcpp::XPtr<glamm::SparseLaplace>(model, true, R_NilValue, keep);
+  return Rcpp::XPtr<glamm::SparseLaplace>(model, true, R_NilValue, keep_list(storage));
 }
 
 // The same list as cpp_model_eval().
@@ -303,25 +324,7 @@ SEXP cpp_sparse_new(SEXP X, SEXP y, SEXP trials, SEXP weights, SEXP offset, Rcpp
 Rcpp::List cpp_sparse_eval(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda,
                            Rcpp::NumericVector psi, bool gradient, bool scores) {
   Rcpp::XPtr<glamm::SparseLaplace> model = sparse_of(ptr);
-  double ll;
-  glamm::Gradient g;
-  int n_fail = 0;
-  try {
-    n_fail = model->eval(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi), &ll,
-                         gradient ? &g : nullptr, scores);
-  } catch (const glamm::Interrupted&) {
-    throw Rcpp::internal::InterruptedException();
-  }
-  Rcpp::List out = Rcpp::List::create(Rcpp::Named("loglik") = ll, Rcpp::Named("n_fail") = n_fail);
-  if (gradient && n_fail == 0) {
-    out["grad_beta"] = g.beta;
-    Rcpp::List gl(g.lambda.size());
-    for (size_t l = 0; l < g.lambda.size(); ++l) gl[l] = g.lambda[l];
-    out["grad_lambda"] = gl;
-    out["grad_psi"] = g.psi;
-    if (scores) out["scores"] = g.scores;
-  }
-  return out;
+  return evaluate(*model, beta, Lambda, psi, gradient, scores);
 }
 
 // Per level: the modes (standardized scale) and the blocks of H^{-1} of its
@@ -331,23 +334,7 @@ Rcpp::List cpp_sparse_eval(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda
 Rcpp::List cpp_sparse_posterior(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda,
                                 Rcpp::NumericVector psi) {
   Rcpp::XPtr<glamm::SparseLaplace> model = sparse_of(ptr);
-  glamm::Posterior post;
-  int n_fail = 0;
-  try {
-    n_fail = model->posterior(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi),
-                              &post);
-  } catch (const glamm::Interrupted&) {
-    throw Rcpp::internal::InterruptedException();
-  }
-  if (n_fail > 0) Rcpp::stop("the mode search of the random effects failed");
-  Rcpp::List levels(post.level.size());
-  for (size_t l = 0; l < post.level.size(); ++l) {
-    const glamm::LevelPosterior& lp = post.level[l];
-    levels[l] = Rcpp::List::create(Rcpp::Named("mode") = lp.mode, Rcpp::Named("mean") = lp.mean,
-                                   Rcpp::Named("cov") = lp.cov,
-                                   Rcpp::Named("mode_cov") = lp.mode_cov);
-  }
-  return Rcpp::List::create(Rcpp::Named("levels") = levels, Rcpp::Named("loglik") = post.loglik);
+  return posterior(*model, beta, Lambda, psi);
 }
 
 // The selected inverse (selected_inverse.h) of a symmetric positive definite
