@@ -37,9 +37,12 @@
 #'   fit does not depend on the number of workers or on timing. The methods
 #'   (modes, empirical Bayes, predictions) run on the master, which holds the
 #'   data. A worker that fails or dies stops the fit with an error naming it.
-#'   Interrupting the master during an evaluation leaves that evaluation's
-#'   results on the cluster's connections; make a new cluster after an
-#'   interrupt.
+#'   Interrupting the master (Ctrl-C) while it waits for the workers ends
+#'   the fit once each worker has finished the evaluation it is running
+#'   (one pass over its shard); the workers then hold nothing of the fit and
+#'   the cluster can be used again (socket clusters from `parallel` and
+#'   `parallelly`; with other clusters, e.g. MPI, make a new cluster after
+#'   an interrupt).
 #' @param worker.threads threads per worker of `cluster` (default 1).
 #' @return A list of class `glamm_control`.
 #' @examples

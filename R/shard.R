@@ -53,22 +53,6 @@ shard_drop <- function(key) {
   TRUE
 }
 
-# One call on every worker of the shards, with a clear error naming the shard
-# that failed (or the connection that broke).
-shard_call <- function(cl, ranges, fun, ...) {
-  out <- tryCatch(parallel::clusterCall(cl, fun, ...), error = function(e) {
-    stop("a worker of the parallel cluster stopped responding (", conditionMessage(e),
-         "); the sharded fit was abandoned", call. = FALSE)
-  })
-  for (s in seq_along(out)) {
-    if (inherits(out[[s]], "error")) {
-      stop(sprintf("worker %d (shard %d: rows %d to %d in the engine's order) failed: %s", s, s,
-                   ranges[[s]][1], ranges[[s]][2], conditionMessage(out[[s]])), call. = FALSE)
-    }
-  }
-  out
-}
-
 # The objective evaluated on the workers of control$cluster (unchanged when
 # there is none). The engine arguments go to the workers once; the master's
 # own engine stays for the methods (modes, empirical Bayes). release() drops
@@ -93,7 +77,7 @@ shard_objective <- function(objective, control) {
     if (exists("shard_store", envir = ns, inherits = FALSE)) "ok" else getNamespaceVersion(ns)
   }
   environment(set_paths) <- baseenv()
-  found <- shard_call(cl, lapply(cl, function(x) c(0, 0)), set_paths, paths)
+  found <- shard_call(cl, set_paths, paths)
   for (s in seq_along(found)) {
     if (!identical(found[[s]], "ok")) {
       stop(sprintf(paste0("worker %d %s: install glamm %s (the version this session runs) where ",
@@ -102,25 +86,24 @@ shard_objective <- function(objective, control) {
                    else "cannot load glamm", utils::packageVersion("glamm")), call. = FALSE)
     }
   }
-  tryCatch(
-    for (s in seq_along(ranges)) {
-      one <- shard_args(args, ranges[[s]][1], ranges[[s]][2])
-      r <- tryCatch(parallel::clusterCall(cl[s], shard_build, key, one)[[1]],
-                    error = function(e) e)
-      if (inherits(r, "error")) {
-        stop(sprintf("worker %d could not build the engine of shard %d (rows %d to %d): %s", s,
-                     s, ranges[[s]][1], ranges[[s]][2], conditionMessage(r)), call. = FALSE)
-      }
-    },
-    error = function(e) {
-      try(parallel::clusterCall(cl, shard_drop, key), silent = TRUE)
-      stop(e)
-    })
+  # An error or interrupt before the objective is returned drops what was built.
+  built <- FALSE
+  on.exit(if (!built) try(cluster_call(cl, shard_drop, key), silent = TRUE))
+  for (s in seq_along(ranges)) {
+    one <- shard_args(args, ranges[[s]][1], ranges[[s]][2])
+    r <- tryCatch(cluster_call(cl[s], shard_build, key, one)[[1]], error = function(e) e)
+    if (inherits(r, "error")) {
+      stop(sprintf("worker %d could not build the engine of shard %d (rows %d to %d): %s", s,
+                   s, ranges[[s]][1], ranges[[s]][2], conditionMessage(r)), call. = FALSE)
+    }
+  }
+  built <- TRUE
   objective$set_evaluator(function(beta, lambda, psi, gradient, scores) {
-    parts <- shard_call(cl, ranges, shard_eval, key, beta, lambda, psi, gradient, scores)
+    parts <- shard_call(cl, shard_eval, key, beta, lambda, psi, gradient, scores,
+                        ranges = ranges)
     combine_shards(parts)
   })
-  objective$release <- function() try(parallel::clusterCall(cl, shard_drop, key), silent = TRUE)
+  objective$release <- function() try(cluster_call(cl, shard_drop, key), silent = TRUE)
   objective$n_shards <- length(ranges)
   objective
 }

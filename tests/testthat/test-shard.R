@@ -114,3 +114,58 @@ test_that("a failing or dead worker stops the fit with an error naming it", {
                "a worker of the parallel cluster stopped responding")
   expect_error(glamm_control(cluster = "localhost"), "must be a cluster of R processes")
 })
+
+test_that("an interrupt of the master leaves the workers idle and the cluster usable", {
+  skip_on_os("windows")
+  # A child R session (interactive: a non-interactive R quits on SIGINT) fits
+  # on 2 PSOCK workers. Worker 1's third evaluation writes a flag file and
+  # sleeps 1 s; a forked process waits for the flag and sends the master
+  # SIGINT, which so arrives while the master waits for the workers.
+  script <- tempfile(fileext = ".R")
+  on.exit(unlink(script))
+  writeLines(c(
+    sprintf(".libPaths(%s)", paste(deparse(.libPaths()), collapse = "")),
+    "library(glamm)",
+    "set.seed(5); J <- 300; g <- rep(seq_len(J), each = 10); x <- rnorm(J * 10)",
+    "y <- rbinom(J * 10, 1, plogis(0.5 * x + rnorm(J)[g]))",
+    "d <- data.frame(y, x, g = factor(g))",
+    "cl <- parallel::makeCluster(2)",
+    "flag <- tempfile(); stamp <- tempfile()",
+    "slow <- function(lib, flag) {",
+    "  .libPaths(lib); ns <- asNamespace('glamm'); eval_engine <- ns$cpp_model_eval",
+    "  calls <- 0; unlockBinding('cpp_model_eval', ns)",
+    "  assign('cpp_model_eval', function(...) {",
+    "    calls <<- calls + 1",
+    "    if (calls == 3) { file.create(flag); Sys.sleep(1) }",
+    "    eval_engine(...)",
+    "  }, envir = ns)",
+    "}",
+    "environment(slow) <- globalenv()",
+    "invisible(parallel::clusterCall(cl[1], slow, .libPaths(), flag))",
+    "ctl <- glamm_control(cluster = cl, worker.threads = 1)",
+    "pid <- Sys.getpid()",
+    "job <- parallel::mcparallel({",
+    "  for (i in 1:1200) if (file.exists(flag)) break else Sys.sleep(0.05)",
+    "  saveRDS(Sys.time(), stamp); tools::pskill(pid, 2L)})",
+    "res <- tryCatch(glamm(y ~ x + (1 | g), data = d, family = binomial, control = ctl),",
+    "                glamm_interrupt = function(e) 'drained', interrupt = function(e) 'raw')",
+    "latency <- as.numeric(Sys.time() - readRDS(stamp), units = 'secs')",
+    "parallel::mccollect(job)",
+    "left <- unlist(parallel::clusterEvalQ(cl, length(ls(glamm:::shard_store))))",
+    "ref <- glamm(y ~ x + (1 | g), data = d, family = binomial)",
+    "again <- glamm(y ~ x + (1 | g), data = d, family = binomial, control = ctl)",
+    "parallel::stopCluster(cl)",
+    "cat('RESULT', res, latency, sum(left), abs(again$loglik - ref$loglik), '\\n')"), script)
+  out <- system2(file.path(R.home("bin"), "R"),
+                 c("--interactive", "--vanilla", "--quiet", "--no-echo"),
+                 stdin = script, stdout = TRUE, stderr = TRUE)
+  line <- grep("^RESULT", out, value = TRUE)
+  expect_length(line, 1)
+  v <- strsplit(sub("^RESULT ", "", line), " ")[[1]]
+  expect_identical(v[1], "drained")  # the interrupt came back as glamm's error
+  # the master returned once worker 1 finished the evaluation it was in (its
+  # remaining sleep, 1 s; seen 1.0 s)
+  expect_lt(as.numeric(v[2]), 3)
+  expect_identical(as.numeric(v[3]), 0)  # no engine left on the workers
+  expect_lt(as.numeric(v[4]), 1e-10)  # the next fit on the same workers is exact (seen 4.5e-13)
+})
