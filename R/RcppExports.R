@@ -57,6 +57,10 @@ cpp_gaussian_reml <- function(X, y, offset, weights, levels, beta, Lambda, log_s
     .Call(`_glamm_cpp_gaussian_reml`, X, y, offset, weights, levels, beta, Lambda, log_sigma, max_dim, n_threads)
 }
 
+cpp_family_floor <- function(family, link, y, eta, shift) {
+    .Call(`_glamm_cpp_family_floor`, family, link, y, eta, shift)
+}
+
 cpp_run_codes <- function(codes_, ord) {
     .Call(`_glamm_cpp_run_codes`, codes_, ord)
 }

@@ -4,10 +4,10 @@
 # (random intercept and slope, AGHQ 11), with 1 and 2 threads; the passes per
 # fit; and two floors measured in the same process:
 #   bandwidth floor:  reading the design once (sum(X), one thread);
-#   arithmetic floor: the family's log-density at every row's quadrature
-#                     nodes, n * K^q evaluations of log(plogis(eta)), in R's
-#                     vectorized C code (one thread; a tight C++ loop would
-#                     be faster, so this floor is loose).
+#   arithmetic floor: the family's log-density and first derivative at every
+#                     row's quadrature nodes, n * K^q evaluations, in a tight
+#                     C++ loop through the batch call the integrators make
+#                     at each node (src/family_floor.cpp; one thread).
 # Run from the package root: `Rscript bench/pass.R`; GLAMM_LIB=<dir> loads
 # glamm from that library. Writes bench/results-pass.md.
 
@@ -44,13 +44,24 @@ rows <- list()
 for (cs in cases) {
   d <- simulate(cs$m, 50, cs$slope)
   form <- if (cs$slope) y ~ x1 + x2 + w + (1 + x1 | g) else y ~ x1 + x2 + w + (1 | g)
+  # every engine pass of the fit, with and without the gradient (the Laplace
+  # start's passes included)
+  passes <- c(value = 0, gradient = 0)
+  count <- function(gradient) {
+    k <- if (gradient) "gradient" else "value"
+    passes[k] <<- passes[k] + 1
+  }
+  suppressMessages(trace("cpp_model_eval", bquote(.(count)(gradient)), print = FALSE,
+                         where = asNamespace("glamm")))
   fit <- glamm(form, data = d, family = binomial, nAGQ = cs$K,
                control = glamm_control(nthreads = 2))
+  suppressMessages(untrace("cpp_model_eval", where = asNamespace("glamm")))
   evals <- fit$optinfo$evaluations
   X <- model.matrix(fit)
   floor_read <- best_of(5, sum(X))
-  eta <- rnorm(nrow(d) * cs$nodes)
-  floor_arith <- best_of(3, sum(log(stats::plogis(eta))))
+  eta <- drop(X %*% fixef(fit))
+  shift <- seq(-2, 2, length.out = cs$nodes)
+  floor_arith <- best_of(5, glamm:::cpp_family_floor(2L, 2L, as.numeric(d$y), eta, shift))
   for (threads in 1:2) {
     fit$control$nthreads <- threads
     f <- loglik_function(fit)
@@ -59,7 +70,8 @@ for (cs in cases) {
       model = cs$name, threads = threads, pass_s = round(pass, 4),
       read_floor_s = round(floor_read, 4), arith_floor_s = round(floor_arith, 4),
       pass_over_arith = round(pass / floor_arith, 2),
-      fit_evaluations = paste(evals, collapse = "/"))
+      fit_evaluations = paste(evals, collapse = "/"),
+      fit_passes = sprintf("%d (%d with gradient)", sum(passes), passes[["gradient"]]))
   }
 }
 tab <- do.call(rbind, rows)
@@ -70,10 +82,11 @@ md <- c("# One engine pass against its floors", "",
         sprintf("glamm %s; load average at start %s, at end %s  ", utils::packageVersion("glamm"),
                 load_start, loadavg()), "",
         paste("pass = one log-likelihood + exact gradient at the estimates (best of 5);",
-              "read floor = sum(X), one thread; arithmetic floor = log(plogis()) at n x nodes",
-              "points in R's vectorized C code, one thread (loose); fit_evaluations =",
-              "nlminb's function/gradient evaluations, without the Hessian's 2k and the",
-              "search scale's k gradients."), "",
+              "read floor = sum(X), one thread; arithmetic floor = the binomial family's",
+              "log-density and derivative at n x nodes points in a tight C++ loop, one thread",
+              "(src/family_floor.cpp); fit_evaluations =",
+              "nlminb's function/gradient evaluations; fit_passes = every engine pass of the",
+              "fit (Laplace start, search scale, nlminb, Newton polish and the Hessian)."), "",
         paste("|", paste(names(tab), collapse = " | "), "|"),
         paste("|", paste(rep("---", ncol(tab)), collapse = " | "), "|"),
         apply(tab, 1, function(r) paste("|", paste(r, collapse = " | "), "|")))

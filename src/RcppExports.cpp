@@ -221,6 +221,21 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_family_floor
+double cpp_family_floor(int family, int link, Rcpp::NumericVector y, Rcpp::NumericVector eta, Rcpp::NumericVector shift);
+RcppExport SEXP _glamm_cpp_family_floor(SEXP familySEXP, SEXP linkSEXP, SEXP ySEXP, SEXP etaSEXP, SEXP shiftSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type family(familySEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type eta(etaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shift(shiftSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_family_floor(family, link, y, eta, shift));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_run_codes
 Rcpp::IntegerVector cpp_run_codes(SEXP codes_, Rcpp::IntegerVector ord);
 RcppExport SEXP _glamm_cpp_run_codes(SEXP codes_SEXP, SEXP ordSEXP) {
@@ -262,6 +277,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_sparse_posterior", (DL_FUNC) &_glamm_cpp_sparse_posterior, 4},
     {"_glamm_cpp_selected_inverse", (DL_FUNC) &_glamm_cpp_selected_inverse, 1},
     {"_glamm_cpp_gaussian_reml", (DL_FUNC) &_glamm_cpp_gaussian_reml, 10},
+    {"_glamm_cpp_family_floor", (DL_FUNC) &_glamm_cpp_family_floor, 5},
     {"_glamm_cpp_run_codes", (DL_FUNC) &_glamm_cpp_run_codes, 2},
     {"_glamm_cpp_nested_parent", (DL_FUNC) &_glamm_cpp_nested_parent, 3},
     {NULL, NULL, 0}

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "codes.h"
+#include "family_floor.h"
 #include "gaussian_reml.h"
 #include "interrupt.h"
 #include "likelihood.h"
@@ -407,4 +408,14 @@ Rcpp::List cpp_gaussian_reml(SEXP X, SEXP y, SEXP offset, SEXP weights, Rcpp::Li
                             Rcpp::Named("loglik_grad_beta") = term.loglik_grad_beta,
                             Rcpp::Named("loglik_grad_lambda") = ll_gl,
                             Rcpp::Named("loglik_grad_log_sigma") = term.loglik_grad_log_sigma);
+}
+
+// The arithmetic floor of a pass (bench/pass.R): sum_k sum_i l(y_i, eta_i + shift_k).
+// [[Rcpp::export]]
+double cpp_family_floor(int family, int link, Rcpp::NumericVector y, Rcpp::NumericVector eta,
+                        Rcpp::NumericVector shift) {
+  if (y.size() != eta.size()) Rcpp::stop("'y' and 'eta' must have the same length");
+  std::unique_ptr<glamm::Family> f = glamm::make_family(family, link, 0);
+  return glamm::family_floor(*f, y.begin(), eta.begin(), static_cast<int>(y.size()),
+                             shift.begin(), static_cast<int>(shift.size()));
 }
