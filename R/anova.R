@@ -105,6 +105,8 @@ check_comparable <- function(fits, labels) {
                         "or links are not comparable"), labels[1], fam[1], labels[k], fam[k]),
          call. = FALSE)
   }
+  sharded <- vapply(fits, function(f) inherits(f, "glamm") && !is.null(f$sharded_data), NA)
+  if (any(sharded)) return(check_comparable_sharded(fits, labels, sharded))
   y <- lapply(fits, anova_response)
   for (k in seq_along(fits)[-1]) {
     if (!isTRUE(all.equal(y[[1]], y[[k]], check.attributes = FALSE))) {
@@ -142,6 +144,37 @@ check_comparable <- function(fits, labels) {
         not_nested(sprintf("has the random effect %s of %s, which %s lacks", lacks[1],
                            names(small$groups)[l], labels[k]))
       }
+    }
+  }
+  invisible()
+}
+
+# Fits on data read by the workers (glamm_shards()) hold no rows: their
+# responses are compared by their sums, and their nesting by the names of
+# the fixed effects and of each grouping factor's random effects.
+check_comparable_sharded <- function(fits, labels, sharded) {
+  if (!all(sharded)) {
+    stop(sprintf(paste0("%s was fitted on data read by the workers and %s was not: fit both ",
+                        "on the same data"), labels[which(sharded)[1]], labels[which(!sharded)[1]]),
+         call. = FALSE)
+  }
+  y <- lapply(fits, function(f) f$sharded_data$response)
+  for (k in seq_along(fits)[-1]) {
+    if (!isTRUE(all.equal(y[[1]], y[[k]]))) {
+      stop(sprintf(paste0("%s and %s have different response values: likelihood-ratio tests ",
+                          "compare models of the same data"), labels[1], labels[k]),
+           call. = FALSE)
+    }
+    small <- fits[[k - 1]]
+    big <- fits[[k]]
+    lacks <- setdiff(names(small$coefficients), names(big$coefficients))
+    for (g in names(small$groups)) {
+      lacks <- c(lacks, setdiff(colnames(small$groups[[g]]$Z), colnames(big$groups[[g]]$Z)))
+    }
+    if (length(lacks)) {
+      stop(sprintf(paste0("%s and %s are not nested: %s has %s, which %s lacks; ",
+                          "likelihood-ratio tests compare nested models"), labels[k - 1],
+                   labels[k], labels[k - 1], lacks[1], labels[k]), call. = FALSE)
     }
   }
   invisible()

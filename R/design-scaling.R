@@ -12,14 +12,19 @@
 # copy). Returns the centres, scales and the maps beta = B beta* and
 # beta* = B^-1 beta, or NULL scales and identity maps.
 design_scaling <- function(X, centre = TRUE) {
-  p <- ncol(X)
+  if (ncol(X) == 0 || nrow(X) < 2) return(scaling_from_moments(NULL, NULL, nrow(X), colnames(X)))
+  moments <- cpp_column_moments(X)  # no copy of a column
+  scaling_from_moments(moments$mean, moments$sd, nrow(X), colnames(X), centre)
+}
+
+# design_scaling() from the columns' means m and SDs s over n rows (also
+# pooled over the partitions of data read by the workers, R/shard-source-fit.R).
+scaling_from_moments <- function(m, s, n, columns, centre = TRUE) {
+  p <- length(columns)
   identity_map <- list(centre = NULL, scale = NULL, from_internal = diag(p),
                        to_internal = diag(p))
-  if (p == 0 || nrow(X) < 2) return(identity_map)
-  moments <- cpp_column_moments(X)  # no copy of a column
-  m <- moments$mean
-  s <- moments$sd
-  rms <- sqrt(s^2 * (nrow(X) - 1) / nrow(X) + m^2)
+  if (p == 0 || n < 2) return(identity_map)
+  rms <- sqrt(s^2 * (n - 1) / n + m^2)
   ones <- which(s == 0 & m == 1)
   intercept <- if (length(ones)) ones[1] else 0L
   shift <- intercept > 0 & centre & s > 0 & abs(m) > s
@@ -35,7 +40,7 @@ design_scaling <- function(X, centre = TRUE) {
     Binv[intercept, ] <- Binv[intercept, ] + c0
     B[intercept, intercept] <- Binv[intercept, intercept] <- 1
   }
-  dimnames(B) <- dimnames(Binv) <- list(colnames(X), colnames(X))
+  dimnames(B) <- dimnames(Binv) <- list(columns, columns)
   list(centre = c0, scale = d, from_internal = B, to_internal = Binv)
 }
 

@@ -5,6 +5,7 @@
 
 # X, y, trials, weights, offset and the response constant.
 fit_data <- function(object) {
+  stop_without_rows(object)
   if (!is.null(object$data$X)) {  # glamm.fit(): unit trials and weights, zero offset as NULL
     d <- object$data
     n <- nrow(d$X)
@@ -32,6 +33,7 @@ fit_data <- function(object) {
 # The random-effects design Z of each level (groups innermost first, as
 # re_groups()), rebuilt from the model frame when the fit does not hold it.
 fit_level_designs <- function(object, groups) {
+  stop_without_rows(object)
   if (all(vapply(groups, function(gr) !is.null(gr$Z), NA))) return(groups)
   levels <- random_levels(object$random, object$frame, environment(object$formula),
                           contrasts = object$contrasts)
@@ -45,4 +47,11 @@ keep_data_once <- function(fit) {
   fit["data"] <- list(NULL)  # kept as an element, so that $data does not match $data_classes
   for (l in seq_along(fit$groups)) fit$groups[[l]]$Z <- NULL
   fit
+}
+
+# A fit on data read by the workers (glamm_shards()) holds no rows.
+stop_without_rows <- function(object) {
+  if (is.null(object$sharded_data)) return(invisible())
+  stop("the data of this fit stayed on the workers (glamm_shards()): this needs its rows; ",
+       "use predict() with newdata, or fit on a data frame", call. = FALSE)
 }

@@ -43,7 +43,8 @@
 #'   response may be 0/1, a factor (the first level is failure), a logical,
 #'   a proportion with `weights` giving the trials, or
 #'   `cbind(successes, failures)`.
-#' @param data a data frame with the variables of the formula.
+#' @param data a data frame with the variables of the formula, or partitions of
+#'   the data that the workers of `control$cluster` read, from [glamm_shards()].
 #' @param family a family object, function or name: `binomial` with link
 #'   `"logit"`, `"probit"` or `"cloglog"`; `poisson` (`"log"`); `gaussian`
 #'   (`"identity"`); `Gamma` (`"log"`, `"inverse"` or `"identity"`; a
@@ -211,6 +212,21 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   }
   if (!inherits(formula, "formula") || length(formula) != 3) {
     stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
+  }
+  if (inherits(data, "glamm_shards")) {
+    unused <- c(weights = !missing(weights), offset = !missing(offset),
+                subset = !missing(subset), na.action = !missing(na.action),
+                mustart = !missing(mustart), etastart = !missing(etastart),
+                pweights = !is.null(pweights), strata = !is.null(strata), REML = isTRUE(REML),
+                method = method != "ML")
+    if (any(unused)) {
+      stop(sprintf("data read by the workers (glamm_shards()) cannot be fitted with %s yet",
+                   paste(names(unused)[unused], collapse = ", ")), call. = FALSE)
+    }
+    if (inherits(start, "glamm")) {
+      start <- list(beta = start$coefficients, theta = start$theta, sigma = start$sigma)
+    }
+    return(source_fit(formula, data, family, nAGQ, start, control, contrasts, call))
   }
   random <- parse_random(formula)
   fixed <- drop_bars(formula)

@@ -116,7 +116,10 @@ family.glamm <- function(object, ...) object$family
 
 #' @rdname glamm-accessors
 #' @export
-model.frame.glamm <- function(formula, ...) formula$frame
+model.frame.glamm <- function(formula, ...) {
+  stop_without_rows(formula)
+  formula$frame
+}
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
 

@@ -52,7 +52,7 @@ print_call <- function(formula, call) {
 # residuals(type = "pearson", scaled = TRUE) in summary.merMod; none for
 # ordinal fits.
 scaled_residuals <- function(object) {
-  if (object$family$family == "ordinal") return(NULL)
+  if (object$family$family == "ordinal" || !is.null(object$sharded_data)) return(NULL)
   r <- stats::residuals(object, type = "pearson")
   r <- r[!is.na(r)]
   if (object$family$family %in% c("gaussian", "Gamma")) r / object$sigma else r
