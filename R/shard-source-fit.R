@@ -19,7 +19,7 @@ source_fit <- function(formula, shards, family, nAGQ, start, control, contrasts,
   workers <- min(length(cl), n_parts)
   cl <- cl[seq_len(workers)]
   assigned <- lapply(seq_len(workers), function(w) shards$sources[seq(w, n_parts, by = workers)])
-  key <- paste0("glamm", paste(sample(c(letters, 0:9), 16, TRUE), collapse = ""))
+  key <- shard_key()
   on.exit(try(cluster_call(cl, shard_drop, key), silent = TRUE), add = TRUE)
   load_glamm_on_workers(cl)
   # (shard_call() names the worker whose call failed, with its error)
@@ -93,23 +93,6 @@ source_fit <- function(formula, shards, family, nAGQ, start, control, contrasts,
   fit$sharded_data <- list(partitions = n_parts, workers = workers,
                            rows = vapply(parts, function(s) s$n, 0), response = info$y)
   fit
-}
-
-# Loads this session's glamm on the workers (as shard_objective() does).
-load_glamm_on_workers <- function(cl) {
-  paths <- unique(c(dirname(getNamespaceInfo("glamm", "path")), .libPaths()))
-  set_paths <- function(p) {
-    .libPaths(p)
-    ns <- tryCatch(loadNamespace("glamm"), error = function(e) NULL)
-    if (is.null(ns)) "" else "ok"
-  }
-  environment(set_paths) <- baseenv()
-  found <- shard_call(cl, set_paths, paths)
-  bad <- which(!vapply(found, identical, NA, "ok"))
-  if (length(bad)) {
-    stop(sprintf("worker %d cannot load glamm: install it where the workers find it", bad[1]),
-         call. = FALSE)
-  }
 }
 
 # The levels of each factor or character column that occur in any partition:

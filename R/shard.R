@@ -11,6 +11,14 @@
 # The engines built on this process as a worker, by fit key.
 shard_store <- new.env(parent = emptyenv())
 
+# A fresh key for a fit's state on the workers (this process's id and a
+# counter: drawing it at random would move the user's random number stream).
+shard_key <- function() {
+  shard_store$.count <- (shard_store$.count %||% 0) + 1
+  sprintf("glamm%d_%d_%s", Sys.getpid(), shard_store$.count,
+          format(as.numeric(Sys.time()) * 1e6, scientific = FALSE))
+}
+
 # Row ranges of at most n_shards shards of whole top-level clusters with about
 # equal numbers of rows (every row of a tree design carries the same levels,
 # so rows measure the work). top: the top-level code of each row, in engine
@@ -65,27 +73,8 @@ shard_objective <- function(objective, control) {
   top <- args$levels[[length(args$levels)]]$node
   ranges <- shard_ranges(top, length(cl))
   cl <- cl[seq_along(ranges)]
-  key <- paste0("glamm", paste(sample(c(letters, 0:9), 16, TRUE), collapse = ""))
-  # The workers load this process's glamm: its library goes first on their
-  # paths (set by a function of the base environment, so that sending it
-  # neither loads glamm there first nor carries this frame along).
-  paths <- unique(c(dirname(getNamespaceInfo("glamm", "path")), .libPaths()))
-  set_paths <- function(p) {
-    .libPaths(p)
-    ns <- tryCatch(loadNamespace("glamm"), error = function(e) NULL)
-    if (is.null(ns)) return("")
-    if (exists("shard_store", envir = ns, inherits = FALSE)) "ok" else getNamespaceVersion(ns)
-  }
-  environment(set_paths) <- baseenv()
-  found <- shard_call(cl, set_paths, paths)
-  for (s in seq_along(found)) {
-    if (!identical(found[[s]], "ok")) {
-      stop(sprintf(paste0("worker %d %s: install glamm %s (the version this session runs) where ",
-                          "the workers find it, or start new workers"), s,
-                   if (nzchar(found[[s]])) paste("has an older glamm", found[[s]], "loaded")
-                   else "cannot load glamm", utils::packageVersion("glamm")), call. = FALSE)
-    }
-  }
+  key <- shard_key()
+  load_glamm_on_workers(cl)
   # An error or interrupt before the objective is returned drops what was built.
   built <- FALSE
   on.exit(if (!built) try(cluster_call(cl, shard_drop, key), silent = TRUE))
@@ -120,4 +109,28 @@ combine_shards <- function(parts) {
   out$grad_lambda <- Reduce(function(a, b) Map(`+`, a, b), lapply(parts, `[[`, "grad_lambda"))
   if (!is.null(out$scores)) out$scores <- do.call(rbind, lapply(parts, `[[`, "scores"))
   out
+}
+
+# Makes the workers load this process's glamm: its library goes first on
+# their paths (set by a function of the base environment, so that sending it
+# neither loads glamm there first nor carries the caller's frame along).
+load_glamm_on_workers <- function(cl) {
+  paths <- unique(c(dirname(getNamespaceInfo("glamm", "path")), .libPaths()))
+  set_paths <- function(p) {
+    .libPaths(p)
+    ns <- tryCatch(loadNamespace("glamm"), error = function(e) NULL)
+    if (is.null(ns)) return("")
+    if (exists("shard_store", envir = ns, inherits = FALSE)) "ok" else getNamespaceVersion(ns)
+  }
+  environment(set_paths) <- baseenv()
+  found <- shard_call(cl, set_paths, paths)
+  for (s in seq_along(found)) {
+    if (!identical(found[[s]], "ok")) {
+      stop(sprintf(paste0("worker %d %s: install glamm %s (the version this session runs) where ",
+                          "the workers find it, or start new workers"), s,
+                   if (nzchar(found[[s]])) paste("has an older glamm", found[[s]], "loaded")
+                   else "cannot load glamm", utils::packageVersion("glamm")), call. = FALSE)
+    }
+  }
+  invisible()
 }

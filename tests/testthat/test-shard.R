@@ -29,7 +29,13 @@ test_that("a sharded fit equals the single-process fit, for 1 and 2 workers", {
     expect_lt(max(abs(vcov(fit) - vcov(ref))), 1e-8)  # seen 8e-15
     expect_null(fit$control$cluster)
   }
-  # the workers hold no engine after the fit
+  # the workers hold no engine after the fit, and the fit leaves the random
+  # number stream where it was
+  set.seed(11)
+  invisible(glamm(form, data = d, family = binomial, control = glamm_control(cluster = cl)))
+  after_fit <- runif(1)
+  set.seed(11)
+  expect_identical(after_fit, runif(1))
   left <- parallel::clusterEvalQ(cl, length(ls(glamm:::shard_store)))
   expect_identical(unlist(left), c(0L, 0L))
   # a weighted fit: its sandwich takes the scores, stacked over the shards
