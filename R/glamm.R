@@ -282,7 +282,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   fit$data_classes <- attr(attr(frame, "terms"), "dataClasses")
   fit$random_xlevels <- random_xlevels(random, frame)
   fit$contrasts <- attr(X, "contrasts")
-  fit <- keep_data_once(fit)
+  if (!inherits(fit, "glamm_multinomial")) fit <- keep_data_once(fit)
   fit$na.action <- attr(frame, "na.action")
   fit
 }

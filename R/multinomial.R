@@ -118,7 +118,9 @@ multinomial_fit <- function(y, X, re_levels, weights, offset, family, nAGQ, star
   fit <- glamm.fit(ye, Xe, re = re, family = family, nAGQ = nAGQ, weights = we,
                    start = start, control = control)
   fit$multinomial <- list(categories = categories, n_obs = n, d = d, y = y,
-                          p_fixed = ncol(X), fixed_names = colnames(X))
+                          p_fixed = ncol(X), fixed_names = colnames(X),
+                          z_names = lapply(re_levels, function(l) colnames(l$Z)))
+  fit$nobs <- n
   class(fit) <- c("glamm_multinomial", class(fit))
   fit
 }
