@@ -52,8 +52,8 @@ multinomial_response <- function(y, family) {
   }
   y <- droplevels(factor(y, ordered = FALSE))
   if (nlevels(y) < 2) {
-    stop(sprintf("the response has a single category ('%s'): the multinomial model needs two ",
-                 "or more", levels(y)[1]), call. = FALSE)
+    stop(sprintf(paste0("the response has a single category ('%s'): the multinomial model ",
+                        "needs two or more"), levels(y)[1]), call. = FALSE)
   }
   if (nlevels(y) > 33) stop("the multinomial family takes at most 33 categories", call. = FALSE)
   base <- family$baseline

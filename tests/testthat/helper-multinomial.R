@@ -69,3 +69,19 @@ multinomial_brute2 <- function(y, X, g, beta, Lambda, K = 60) {
   }
   total
 }
+
+# E[softmax(0, eta + Lambda z)], z ~ N(0, I_2), by a K x K Gauss-Hermite
+# product rule in z (no rotation): one row of probabilities per row of eta.
+marginal_brute2 <- function(eta, Lambda, K = 40) {
+  gh <- glamm:::cpp_gauss_hermite(K)
+  out <- matrix(0, nrow(eta), 3)
+  for (a in seq_len(K)) for (b in seq_len(K)) {
+    shift <- drop(Lambda %*% c(gh$nodes[a], gh$nodes[b]))
+    E <- cbind(1, exp(sweep(eta, 2, shift, "+")))
+    out <- out + gh$weights[a] * gh$weights[b] * E / rowSums(E)
+  }
+  out
+}
+
+# The fit's Lambda of its single level.
+re_groups_lambda <- function(fit) glamm:::re_groups(fit)[[1]]$lambda

@@ -111,3 +111,99 @@ test_that("the gradient equals finite differences with a random slope and at thr
                                               list(Z = one, group = d$h, name = "h")), 3)
   expect_gradient_fd(three, c(beta, 0.7, 0.2, 0.6, 0.5, -0.1, 0.4), 1e-7)  # seen 1.1e-9
 })
+
+test_that("a fit is at a maximum, and the baseline only reparametrizes it", {
+  d <- sim_multinomial(9, J = 30, m = 8, C = 3, Sigma = matrix(c(1, 0.5, 0.5, 1.2), 2))
+  fit <- glamm(y ~ x + (1 | g), data = d, family = multinomial(), nAGQ = 7)
+  X <- cbind(1, d$x)
+  obj <- multinomial_objective(d$y, X, list(list(Z = matrix(1, nrow(d)), group = d$g,
+                                                 name = "g")), 7)
+  v <- obj$loglik(unname(c(fit$coefficients, fit$theta)), gradient = TRUE)
+  expect_equal(as.numeric(v), as.numeric(logLik(fit)), tolerance = 1e-10)  # seen 3e-14
+  expect_lt(max(abs(attr(v, "gradient"))), 1e-3)  # seen 4e-9
+  expect_equal(nobs(fit), nrow(d))
+  fc <- glamm(y ~ x + (1 | g), data = d, family = multinomial(baseline = "c"), nAGQ = 7)
+  expect_equal(as.numeric(logLik(fc)), as.numeric(logLik(fit)), tolerance = 1e-7)  # seen 0
+  # a vs c is minus (c vs a); b vs c is (b vs a) - (c vs a)
+  b <- fit$coefficients
+  expect_equal(unname(fc$coefficients[c("a:(Intercept)", "a:x")]),
+               unname(-b[c("c:(Intercept)", "c:x")]), tolerance = 1e-4)  # seen 7e-10
+  expect_equal(unname(fc$coefficients[c("b:(Intercept)", "b:x")]),
+               unname(b[c("b:(Intercept)", "b:x")] - b[c("c:(Intercept)", "c:x")]),
+               tolerance = 1e-4)  # seen 9e-10
+  # the anova LR statistic
+  f0 <- glamm(y ~ 1 + (1 | g), data = d, family = multinomial(), nAGQ = 7)
+  a <- anova(f0, fit)
+  expect_equal(a$Chisq[2], 2 * (as.numeric(logLik(fit)) - as.numeric(logLik(f0))),
+               tolerance = 1e-12)  # seen 0
+})
+
+test_that("predictions: conditional from the posterior means, marginal by integration", {
+  d <- sim_multinomial(10, J = 30, m = 8, C = 3, Sigma = matrix(c(1, 0.5, 0.5, 1.2), 2))
+  fit <- glamm(y ~ x + (1 | g), data = d, family = multinomial(), nAGQ = 7)
+  B <- matrix(fit$coefficients, 2)
+  re <- as.matrix(ranef(fit)$g)
+  eta <- cbind(1, d$x) %*% B + re[as.integer(d$g), ]
+  expect_equal(unname(predict(fit)), unname(eta), tolerance = 1e-12)  # seen 0
+  P <- cbind(1, exp(eta)) / rowSums(cbind(1, exp(eta)))
+  expect_equal(unname(fitted(fit)), unname(P), tolerance = 1e-12)  # seen 1e-16
+  nd <- data.frame(x = c(-1.5, 0, 2))
+  eta0 <- cbind(1, nd$x) %*% B
+  Lambda <- re_groups_lambda(fit)
+  pm <- predict(fit, nd, type = "response", marginal = TRUE, nquad = 30)
+  expect_equal(unname(pm), marginal_brute2(eta0, Lambda, K = 40), tolerance = 1e-9)  # seen 1e-11
+  expect_equal(rowSums(pm), c(1, 1, 1), tolerance = 1e-12, ignore_attr = TRUE)
+  # the link SE of the fixed part: sqrt(x' V x) per category
+  s <- predict(fit, nd, type = "link", re.form = NA, se.fit = TRUE)
+  V <- vcov(fit)[1:2, 1:2]
+  x0 <- cbind(1, nd$x)
+  expect_equal(unname(s$se.fit[, 1]), sqrt(rowSums((x0 %*% V) * x0)), tolerance = 1e-6)  # seen 3e-11
+  ps <- predict(fit, nd, type = "response", marginal = TRUE, se.fit = TRUE)
+  expect_true(all(ps$se.fit > 0 & ps$se.fit < 0.2))
+  # simulated categories average to the marginal probabilities
+  sims <- simulate(fit, nsim = 300, seed = 1)
+  freq <- colMeans(t(vapply(sims, function(s) tabulate(s, 3) / nrow(d), numeric(3))))
+  pm_all <- colMeans(predict(fit, type = "response", marginal = TRUE))
+  expect_equal(freq, pm_all, tolerance = 0.03, ignore_attr = TRUE)  # seen 0.003
+})
+
+test_that("summary groups the coefficients by category with relative-risk ratios", {
+  d <- sim_multinomial(11, J = 20, m = 8, C = 3)
+  fit <- glamm(y ~ x + (1 | g), data = d, family = multinomial(random = "shared"), nAGQ = 9)
+  s <- summary(fit, exp = TRUE)
+  expect_named(s$coefficients, c("b", "c"))
+  tb <- s$coefficients$b
+  expect_equal(tb[, "RRR"], exp(fit$coefficients[c("b:(Intercept)", "b:x")]),
+               ignore_attr = TRUE, tolerance = 1e-14)
+  se <- sqrt(diag(vcov(fit)))[c("b:(Intercept)", "b:x")]
+  expect_equal(tb[, "lower 2.5%"], exp(fit$coefficients[c("b:(Intercept)", "b:x")] -
+                                         stats::qnorm(0.975) * se),
+               ignore_attr = TRUE, tolerance = 1e-12)
+  expect_output(print(s), "Category c vs a")
+  expect_equal(dim(VarCorr(fit)$g), c(1, 1))
+})
+
+test_that("bad input gets clear errors", {
+  d <- sim_multinomial(12, J = 10, m = 5, C = 3)
+  d1 <- d
+  d1$y <- factor("a")
+  expect_error(glamm(y ~ x + (1 | g), data = d1, family = multinomial()), "single category")
+  expect_error(glamm(y ~ x + (1 | g), data = d, family = multinomial(baseline = "z")),
+               "baseline 'z' is not a category")
+  d2 <- d
+  d2$y <- as.numeric(d$y)
+  expect_error(glamm(y ~ x + (1 | g), data = d2, family = multinomial()), "factor")
+  d3 <- d
+  d3$y <- factor(d$y, ordered = TRUE)
+  expect_warning(glamm(y ~ x + (1 | g), data = d3, family = multinomial(), nAGQ = 3),
+                 "ordered factor")
+  expect_error(multinomial(baseline = 1), "one level")
+  expect_error(multinomial(random = "diag"), "should be one of")
+  d$item <- factor(rep(1:5, 10))
+  expect_error(suppressMessages(glamm(y ~ x + (1 | g) + (1 | item), data = d,
+                                      family = multinomial())), "crossed")
+  expect_error(glamm(y ~ x + (1 | g), data = d, family = multinomial(), pweights = list(g = ~ x)),
+               "survey weights")
+  expect_error(predict(glamm(y ~ x + (1 | g), data = d, family = multinomial(), nAGQ = 3),
+                       type = "link", marginal = TRUE), "type = \"response\"")
+})
