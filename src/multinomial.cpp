@@ -22,10 +22,21 @@ namespace {
 
 const int MAX_CATEGORIES = 32;
 
-// p (d) and log(1 + sum exp eta), computed stably.
+// p (d) and log(1 + sum exp eta), computed stably (shifted by the largest
+// eta only when an exp could overflow).
 double softmax(const double* eta, int d, double* p) {
   double mx = 0.0;
   for (int c = 0; c < d; ++c) mx = std::max(mx, eta[c]);
+  if (mx < 300.0) {
+    double sum = 1.0;
+    for (int c = 0; c < d; ++c) {
+      p[c] = std::exp(eta[c]);
+      sum += p[c];
+    }
+    const double inv = 1.0 / sum;
+    for (int c = 0; c < d; ++c) p[c] *= inv;
+    return std::log(sum);
+  }
   double sum = std::exp(-mx);
   for (int c = 0; c < d; ++c) {
     p[c] = std::exp(eta[c] - mx);
