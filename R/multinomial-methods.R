@@ -196,8 +196,8 @@ residuals.glamm_multinomial <- function(object, ...) {
 #' @param level the confidence level.
 #' @param ... unused.
 #' @return An object of class `summary.glamm_multinomial`: `coefficients`, a
-#'   list with one table per non-baseline category (Estimate, Std. Error, z
-#'   value, Pr(>|z|), and with `exp` RRR, with `conf.int` the bounds),
+#'   list with one table per non-baseline category (Estimate, Std. Error,
+#'   with `exp` RRR, with `conf.int` the bounds, then z value and Pr(>|z|)),
 #'   `baseline`, `varcor` (VarCorr), `logLik`, `nobs`, `call`.
 #' @export
 summary.glamm_multinomial <- function(object, exp = FALSE, conf.int = exp, level = 0.95, ...) {
@@ -205,8 +205,7 @@ summary.glamm_multinomial <- function(object, exp = FALSE, conf.int = exp, level
   beta <- object$coefficients
   se <- sqrt(diag(object$vcov_par))[seq_along(beta)]
   z <- beta / se
-  tab <- cbind(Estimate = beta, `Std. Error` = se, `z value` = z,
-               `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
+  tab <- cbind(Estimate = beta, `Std. Error` = se)
   q <- stats::qnorm(1 - (1 - level) / 2)
   lo <- beta - q * se
   hi <- beta + q * se
@@ -216,6 +215,8 @@ summary.glamm_multinomial <- function(object, exp = FALSE, conf.int = exp, level
     colnames(bounds) <- sprintf("%s %g%%", c("lower", "upper"), 100 * c(1 - level, 1 + level) / 2)
     tab <- cbind(tab, bounds)
   }
+  # the test columns last, as printCoefmat() reads them
+  tab <- cbind(tab, `z value` = z, `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
   cat_of <- rep(mn$categories[-1], each = mn$p_fixed)
   tables <- lapply(split(seq_along(beta), factor(cat_of, levels = mn$categories[-1])),
                    function(i) {
@@ -240,8 +241,9 @@ print.summary.glamm_multinomial <- function(x, digits = max(3, getOption("digits
   print(x$varcor)
   for (k in names(x$coefficients)) {
     cat(sprintf("\nCategory %s vs %s:\n", k, x$baseline))
-    stats::printCoefmat(x$coefficients[[k]], digits = digits, has.Pvalue = TRUE,
-                        P.values = TRUE, cs.ind = 1:2, tst.ind = 3)
+    tab <- x$coefficients[[k]]
+    stats::printCoefmat(tab, digits = digits, has.Pvalue = TRUE, P.values = TRUE, cs.ind = 1:2,
+                        tst.ind = ncol(tab) - 1)
   }
   invisible(x)
 }
