@@ -207,3 +207,23 @@ test_that("bad input gets clear errors", {
   expect_error(predict(glamm(y ~ x + (1 | g), data = d, family = multinomial(), nAGQ = 3),
                        type = "link", marginal = TRUE), "type = \"response\"")
 })
+
+test_that("prior weights count observations, and nested levels fit", {
+  d <- sim_multinomial(13, J = 40, m = 8, C = 3)
+  w <- rep(1:2, length.out = nrow(d))
+  fw <- glamm(y ~ x + (1 | g), data = d, family = multinomial(), weights = w, nAGQ = 5)
+  fr <- glamm(y ~ x + (1 | g), data = d[rep(seq_len(nrow(d)), w), ], family = multinomial(),
+              nAGQ = 5)
+  expect_equal(as.numeric(logLik(fw)), as.numeric(logLik(fr)), tolerance = 1e-8)  # seen 0
+  expect_equal(fw$coefficients, fr$coefficients, tolerance = 1e-6)  # seen 3e-13
+  f3 <- glamm(y ~ x + (1 | h/g), data = d, family = multinomial(), nAGQ = 3)
+  one <- matrix(1, nrow(d))
+  obj <- multinomial_objective(d$y, cbind(1, d$x),
+                               list(list(Z = one, group = interaction(d$g, d$h), name = "g:h"),
+                                    list(Z = one, group = d$h, name = "h")), 3)
+  v <- obj$loglik(unname(c(f3$coefficients, f3$theta)), gradient = TRUE)
+  expect_equal(as.numeric(v), as.numeric(logLik(f3)), tolerance = 1e-10)  # seen 0
+  expect_lt(max(abs(attr(v, "gradient"))), 1e-3)  # seen 1.2e-8
+  expect_equal(unname(rowSums(predict(f3, type = "response", marginal = TRUE))), rep(1, nrow(d)),
+               tolerance = 1e-12)
+})
