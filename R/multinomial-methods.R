@@ -41,7 +41,11 @@ multinomial_design <- function(object, newdata, need_group, allow.new.levels) {
   cats <- mn$categories[-1]
   levels <- lapply(seq_along(groups), function(l) {
     Z <- od$levels[[l]]$Z
-    Z <- if (object$family$random == "shared") Z[rows$obs, , drop = FALSE] else category_design(Z, cats)
+    Z <- if (object$family$random == "shared") {
+      Z[rows$obs, , drop = FALSE]
+    } else {
+      category_design(Z, cats)
+    }
     list(Z = Z, group = if (is.null(od$levels[[l]]$group)) NULL else od$levels[[l]]$group[rows$obs])
   })
   names(levels) <- names(groups)
@@ -72,7 +76,8 @@ random_covariances <- function(dsgn, Sigmas, d) {
     for (a in seq_len(d)) for (b in seq_len(d)) {
       ra <- seq(a, by = d, length.out = n)
       rb <- seq(b, by = d, length.out = n)
-      out[, a + (b - 1) * d] <- out[, a + (b - 1) * d] + rowSums(ZS[ra, , drop = FALSE] * Z[rb, , drop = FALSE])
+      k <- a + (b - 1) * d
+      out[, k] <- out[, k] + rowSums(ZS[ra, , drop = FALSE] * Z[rb, , drop = FALSE])
     }
   }
   out

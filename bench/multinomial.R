@@ -51,7 +51,8 @@ ref31 <- vapply(fits, function(f) as.numeric(loglik_function(f, nAGQ = 31)(f$par
 ref41 <- vapply(fits, function(f) as.numeric(loglik_function(f, nAGQ = 41)(f$par)), 0)
 tab$error_vs_K31 <- tab$loglik - ref31
 tab$K31_vs_K41 <- ref31 - ref41
-est <- t(vapply(fits, function(f) c(f$coefficients, sqrt(diag(VarCorr(f)$g)),
+est <- t(vapply(fits, function(f) c(f$coefficients, sd_b = sqrt(VarCorr(f)$g[1, 1]),
+                                    sd_c = sqrt(VarCorr(f)$g[2, 2]),
                                     cor = stats::cov2cor(VarCorr(f)$g)[2, 1]), numeric(7)))
 
 peer <- NULL
@@ -80,7 +81,8 @@ lines <- c(
   "",
   paste0("| nAGQ | ", paste(colnames(est), collapse = " | "), " |"),
   paste0("| ---: |", strrep(" ---: |", ncol(est))),
-  sprintf("| %s | %s |", rownames(est), apply(est, 1, function(r) paste(sprintf("%.4f", r), collapse = " | ")))
+  sprintf("| %s | %s |", rownames(est),
+          apply(est, 1, function(r) paste(sprintf("%.4f", r), collapse = " | ")))
 )
 if (!is.null(peer)) {
   lines <- c(lines, "",

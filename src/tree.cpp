@@ -410,7 +410,8 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
           (w.TC.middleRows(r.first, r.count).array() * Tv.array()).rowwise().sum();
       w.leaf_g.col(v).noalias() =
           Tv.transpose() * (w.a.segment(r.first, r.count) +
-                            w.d3.segment(r.first, r.count).cwiseProduct(w.hvec.segment(r.first, r.count)));
+                            w.d3.segment(r.first, r.count).cwiseProduct(
+                                w.hvec.segment(r.first, r.count)));
     } else {
       // S_u = T_u C T_u' per unit, then r_u = l'''_u[S_u] (the weights as in W)
       for (int s0 = 0; s0 < r.count; s0 += du)

@@ -157,7 +157,8 @@ test_that("predictions: conditional from the posterior means, marginal by integr
   s <- predict(fit, nd, type = "link", re.form = NA, se.fit = TRUE)
   V <- vcov(fit)[1:2, 1:2]
   x0 <- cbind(1, nd$x)
-  expect_equal(unname(s$se.fit[, 1]), sqrt(rowSums((x0 %*% V) * x0)), tolerance = 1e-6)  # seen 3e-11
+  expect_equal(unname(s$se.fit[, 1]), sqrt(rowSums((x0 %*% V) * x0)),
+               tolerance = 1e-6)  # seen 3e-11
   ps <- predict(fit, nd, type = "response", marginal = TRUE, se.fit = TRUE)
   expect_true(all(ps$se.fit > 0 & ps$se.fit < 0.2))
   # simulated categories average to the marginal probabilities
