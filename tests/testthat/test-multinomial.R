@@ -205,8 +205,12 @@ test_that("bad input gets clear errors", {
                                       family = multinomial())), "crossed")
   expect_error(glamm(y ~ x + (1 | g), data = d, family = multinomial(), pweights = list(g = ~ x)),
                "survey weights")
-  expect_error(predict(glamm(y ~ x + (1 | g), data = d, family = multinomial(), nAGQ = 3),
-                       type = "link", marginal = TRUE), "type = \"response\"")
+  fit <- glamm(y ~ x + (1 | g), data = d, family = multinomial(), nAGQ = 3)
+  expect_error(predict(fit, type = "link", marginal = TRUE), "type = \"response\"")
+  expect_error(icc(fit), "one latent response per category")
+  expect_error(residuals(fit), "not available for multinomial")
+  expect_error(glamm.fit(as.numeric(d$y == "b"), cbind(1, d$x), Z = matrix(1, nrow(d)),
+                         group = d$g, family = multinomial()), "through glamm\\(\\)")
 })
 
 test_that("prior weights count observations, and nested levels fit", {
