@@ -5,6 +5,10 @@ cpp_codes <- function() {
     .Call(`_glamm_cpp_codes`)
 }
 
+cpp_multinomial_unit <- function(y, w, eta, S) {
+    .Call(`_glamm_cpp_multinomial_unit`, y, w, eta, S)
+}
+
 cpp_gauss_hermite <- function(K) {
     .Call(`_glamm_cpp_gauss_hermite`, K)
 }

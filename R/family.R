@@ -10,7 +10,8 @@ supported_links <- list(
   poisson = "log",
   ordinal = c("logit", "probit", "cloglog"),
   Gamma = c("log", "inverse", "identity"),
-  nbinom2 = "log"
+  nbinom2 = "log",
+  multinomial = "logit"
 )
 
 #' Negative binomial family (NB2)
@@ -133,6 +134,9 @@ prepare_response <- function(y, family, weights = NULL, compact = FALSE) {
     stop("'weights' must be finite and non-negative", call. = FALSE)
   }
   if (family$family == "ordinal") return(prepare_ordinal_response(y, weights))
+  if (family$family == "multinomial") {
+    return(prepare_multinomial_response(y, family, weights, unit_weights, compact))
+  }
   if (family$family == "Gamma") return(prepare_gamma_response(y, weights, unit_weights, compact))
   if (is.factor(y) && family$family != "binomial") {
     stop(sprintf("a factor response needs the binomial family, not %s", family$family),

@@ -96,6 +96,10 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
     stop("survey weights (pweights, strata) are not available for crossed random effects",
          call. = FALSE)
   }
+  if (re_structure$sparse && family$family == "multinomial") {
+    stop("the multinomial family is not available for crossed random effects yet; its ",
+         "grouping factors must be nested", call. = FALSE)
+  }
   if (re_structure$sparse && REML) {
     stop("REML is not available for crossed random effects yet; use REML = FALSE (maximum ",
          "likelihood, which for the gaussian family is exact)", call. = FALSE)

@@ -278,11 +278,16 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
     beta[is.na(beta)] <- 0
     start <- c(list(beta = beta), start[setdiff(names(start), "beta")])
   }
-  survey <- if (!is.null(pweights)) survey_weights(frame, pweights, re_levels, pweights.scale)
-  if (!is.null(strata)) survey$strata <- survey_strata(frame, re_levels)
-  fit <- glamm.fit(y, X, re = re, family = family, nAGQ = nAGQ, weights = weights,
-                   offset = offset, start = start, control = control, method = method,
-                   survey = survey, REML = REML)
+  if (family$family == "multinomial") {
+    fit <- multinomial_fit(y, X, re_levels, weights, offset, family, nAGQ, start, control,
+                           pweights, REML, method)
+  } else {
+    survey <- if (!is.null(pweights)) survey_weights(frame, pweights, re_levels, pweights.scale)
+    if (!is.null(strata)) survey$strata <- survey_strata(frame, re_levels)
+    fit <- glamm.fit(y, X, re = re, family = family, nAGQ = nAGQ, weights = weights,
+                     offset = offset, start = start, control = control, method = method,
+                     survey = survey, REML = REML)
+  }
   fit$call <- call
   fit$formula <- formula
   fit$terms <- fixed_terms
@@ -293,7 +298,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   fit$data_classes <- attr(attr(frame, "terms"), "dataClasses")
   fit$random_xlevels <- random_xlevels(random, frame)
   fit$contrasts <- attr(X, "contrasts")
-  fit <- keep_data_once(fit)
+  if (!inherits(fit, "glamm_multinomial")) fit <- keep_data_once(fit)
   fit$na.action <- attr(frame, "na.action")
   fit
 }

@@ -67,7 +67,9 @@ icc <- function(object, newdata = NULL) {
     poisson = ,
     nbinom2 = ,
     Gamma = stop(sprintf("a %s model has no latent response, so no latent-response ",
-                         fam$family), "intraclass correlation", call. = FALSE)
+                         fam$family), "intraclass correlation", call. = FALSE),
+    multinomial = stop("a multinomial model has one latent response per category: see ",
+                       "VarCorr() for the category effects' covariance", call. = FALSE)
   )
   groups <- re_groups(object)
   L <- length(groups)

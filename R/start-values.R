@@ -13,7 +13,9 @@ start_values <- function(resp, X, levels, offset, family, start, objective) {
     beta <- stats::setNames(rep(0, ncol(X)), colnames(X))
   } else {
     # nbinom2 starts from the poisson GLM (the same mean model).
-    start_family <- if (family$family == "nbinom2") stats::poisson() else family
+    # (The multinomial starts from the binary logit of each pseudo-row.)
+    start_family <- switch(family$family, nbinom2 = stats::poisson(),
+                           multinomial = stats::binomial(), family)
     g <- tryCatch(suppressWarnings(glm.fit(X[rows, , drop = FALSE], yy,
                                            weights = trials * weights, offset = part(offset, 0),
                                            family = start_family)),

@@ -21,6 +21,20 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_multinomial_unit
+Rcpp::List cpp_multinomial_unit(Rcpp::NumericVector y, double w, Rcpp::NumericVector eta, Rcpp::NumericMatrix S);
+RcppExport SEXP _glamm_cpp_multinomial_unit(SEXP ySEXP, SEXP wSEXP, SEXP etaSEXP, SEXP SSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< double >::type w(wSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type eta(etaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type S(SSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_multinomial_unit(y, w, eta, S));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_gauss_hermite
 Rcpp::List cpp_gauss_hermite(int K);
 RcppExport SEXP _glamm_cpp_gauss_hermite(SEXP KSEXP) {
@@ -264,6 +278,7 @@ END_RCPP
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_codes", (DL_FUNC) &_glamm_cpp_codes, 0},
+    {"_glamm_cpp_multinomial_unit", (DL_FUNC) &_glamm_cpp_multinomial_unit, 4},
     {"_glamm_cpp_gauss_hermite", (DL_FUNC) &_glamm_cpp_gauss_hermite, 1},
     {"_glamm_cpp_finite_columns", (DL_FUNC) &_glamm_cpp_finite_columns, 1},
     {"_glamm_cpp_crossprod", (DL_FUNC) &_glamm_cpp_crossprod, 1},

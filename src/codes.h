@@ -7,7 +7,7 @@
 namespace glamm {
 
 enum FamilyCode { FAMILY_GAUSSIAN = 1, FAMILY_BINOMIAL = 2, FAMILY_POISSON = 3, FAMILY_ORDINAL = 4,
-                  FAMILY_GAMMA = 5, FAMILY_NBINOM2 = 6 };
+                  FAMILY_GAMMA = 5, FAMILY_NBINOM2 = 6, FAMILY_MULTINOMIAL = 7 };
 
 enum LinkCode { LINK_IDENTITY = 1, LINK_LOGIT = 2, LINK_PROBIT = 3,
                 LINK_CLOGLOG = 4, LINK_LOG = 5, LINK_INVERSE = 6 };

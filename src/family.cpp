@@ -5,6 +5,7 @@
 #include "codes.h"
 #include "family_gamma_nb.h"
 #include "links.h"
+#include "multinomial.h"
 #include "ordinal.h"
 
 #include <cmath>
@@ -114,6 +115,7 @@ class BinomialGeneral : public FamilyRows<BinomialGeneral> {
 
 std::unique_ptr<Family> make_family(int family, int link, int n_categories) {
   if (family == FAMILY_ORDINAL) return make_ordinal(link, n_categories);
+  if (family == FAMILY_MULTINOMIAL) return make_multinomial(n_categories);
   if (family == FAMILY_GAMMA) return make_gamma(link);
   if (family == FAMILY_NBINOM2) return make_nbinom2(link);
   if (family == FAMILY_GAUSSIAN && link == LINK_IDENTITY) return std::unique_ptr<Family>(new Gaussian());

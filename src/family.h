@@ -61,6 +61,19 @@ class Family {
   // d/dpsi of l, d1 and d2 at one row (at the mode), each of length n_extra().
   virtual void extra_derivs(const Response& /*r*/, double /*eta*/, double* /*dl*/,
                             double* /*dd1*/, double* /*dd2*/) const {}
+  // Vector families (multinomial.h): a response unit is unit_size() = d
+  // consecutive rows, and the engine asks unit_derivs and unit_third in
+  // place of derivs (m is a multiple of d). unit_derivs fills d1 (m) and W
+  // (d x m: columns [s, s + d) hold the symmetric block -Hess l of the unit
+  // starting at row s); unit_third fills out (m) with each unit's
+  // r_c = sum_ab S_ab d^3 l / deta_a deta_b deta_c, S laid out as W.
+  virtual int unit_size() const { return 1; }
+  virtual double unit_derivs(Responses /*r*/, const double* /*eta*/, int /*m*/, double* /*d1*/,
+                             double* /*W*/) const {
+    return 0.0;
+  }
+  virtual void unit_third(Responses /*r*/, const double* /*eta*/, int /*m*/,
+                          const double* /*S*/, double* /*out*/) const {}
 };
 
 // Implements the batch calls from a family's inline per-row functions

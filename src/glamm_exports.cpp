@@ -13,6 +13,7 @@
 #include "gaussian_reml.h"
 #include "interrupt.h"
 #include "likelihood.h"
+#include "multinomial.h"
 #include "quadrature.h"
 #include "selected_inverse.h"
 #include "sparse_laplace.h"
@@ -140,11 +141,28 @@ Rcpp::List cpp_codes() {
       Rcpp::Named("family") = Rcpp::IntegerVector::create(
           Rcpp::Named("gaussian") = FAMILY_GAUSSIAN, Rcpp::Named("binomial") = FAMILY_BINOMIAL,
           Rcpp::Named("poisson") = FAMILY_POISSON, Rcpp::Named("ordinal") = FAMILY_ORDINAL,
-          Rcpp::Named("Gamma") = FAMILY_GAMMA, Rcpp::Named("nbinom2") = FAMILY_NBINOM2),
+          Rcpp::Named("Gamma") = FAMILY_GAMMA, Rcpp::Named("nbinom2") = FAMILY_NBINOM2,
+          Rcpp::Named("multinomial") = FAMILY_MULTINOMIAL),
       Rcpp::Named("link") = Rcpp::IntegerVector::create(
           Rcpp::Named("identity") = LINK_IDENTITY, Rcpp::Named("logit") = LINK_LOGIT,
           Rcpp::Named("probit") = LINK_PROBIT, Rcpp::Named("cloglog") = LINK_CLOGLOG,
           Rcpp::Named("log") = LINK_LOG, Rcpp::Named("inverse") = LINK_INVERSE));
+}
+
+// One multinomial unit (src/multinomial.h), for the tests of its derivatives:
+// the value, g, W and the third-derivative contraction r with S.
+// [[Rcpp::export]]
+Rcpp::List cpp_multinomial_unit(Rcpp::NumericVector y, double w, Rcpp::NumericVector eta,
+                                Rcpp::NumericMatrix S) {
+  const int d = eta.size();
+  if (y.size() != d || S.nrow() != d || S.ncol() != d || d < 1 || d > 32)
+    Rcpp::stop("y, eta and S must have d = 1..32 entries (S: d x d)");
+  Rcpp::NumericVector g(d), r(d);
+  Rcpp::NumericMatrix W(d, d);
+  double l = glamm::multinomial_unit(y.begin(), w, eta.begin(), d, g.begin(), W.begin(),
+                                     S.begin(), r.begin());
+  return Rcpp::List::create(Rcpp::Named("l") = l, Rcpp::Named("g") = g, Rcpp::Named("W") = W,
+                            Rcpp::Named("r") = r);
 }
 
 // [[Rcpp::export]]

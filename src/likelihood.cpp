@@ -68,8 +68,11 @@ Model::Model(const Eigen::Map<const MatrixXd>& X, const Eigen::Map<const VectorX
   response_ = {y.data(), unit_trials ? &one : trials.data(), unit_weights ? &one : weights.data(),
                unit_power ? &one : power.data(), unit_trials ? 0 : 1, unit_weights ? 0 : 1,
                unit_power ? 0 : 1};
+  if (!unit_power && family_->unit_size() > 1)
+    throw std::invalid_argument("survey weights are not available for multinomial responses");
   if (!unit_power) family_ = make_power_weighted(std::move(family_));
-  tree_ = use_tree || L > 1;
+  // Vector response units (multinomial.h) take the tree integrator.
+  tree_ = use_tree || L > 1 || family_->unit_size() > 1;
   if (tree_) {
     grids_.build(shape_, K);
   } else {

@@ -21,6 +21,10 @@
 //   nu = H^{-1} kappa,  ebar_i = a_i + l''_i T_i nu + r_i,
 //   Tbar_i = l'_i nu' + ebar_i u^' + D_i A_path' + 2 l''_i T_i C,
 //   d/dpsi = sum_i [E_pi(dl_i/dpsi) + T_i nu dl'_i/dpsi + h_i dl''_i/dpsi].
+// Vector response units of d rows (multinomial.h): l''_i becomes the unit's
+// Hessian -W_u (H += T_u' W_u T_u), and h_i, r_i become S_u = T_u C T_u' and
+// r_u = l'''_u[S_u], so that ebar_u = a_u - W_u T_u nu + r_u and the last term
+// of Tbar_u is -2 W_u T_u C.
 // Survey weights of the nodes (tree_weights.cpp): the mode and H are those of
 // the surrogate with node v's prior and rows multiplied by c_v, the sums
 // raise children's integrals to their weights, and every adjoint term of
@@ -112,6 +116,14 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
                InterruptPoller& interrupt) {
   const int L = s.L, R = s.R(), leaf = L - 1, m = rows.m;
   const int row0 = s.row_start[0][k];
+  // Vector units (d rows each) replace the rows' scalar curvatures by d x d
+  // blocks; the choice is made per leaf, never per row.
+  const int du = family.unit_size();
+  if (du > 1 && w.Wu.cols() < m) {
+    w.Wu.resize(du, m);
+    w.Su.resize(du, m);
+    w.rvec.resize(m);
+  }
   auto T = rows.T->topRows(m);
   Eigen::Map<const VectorXd> eta_fix(rows.eta_fix, m);
   local_view(s, k, w);
@@ -139,13 +151,24 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
       gather(s, w, w.u, v, upath);
       w.eta.segment(r.first, r.count).noalias() =
           eta_fix.segment(r.first, r.count) + T.middleRows(r.first, r.count) * upath;
-      w.leaf_ll(v) = family.derivs(rows.response + r.first, w.eta.data() + r.first, r.count,
-                                   w.d1.data() + r.first, w.d2.data() + r.first,
-                                   w.d3.data() + r.first);
+      if (du == 1) {
+        w.leaf_ll(v) = family.derivs(rows.response + r.first, w.eta.data() + r.first, r.count,
+                                     w.d1.data() + r.first, w.d2.data() + r.first,
+                                     w.d3.data() + r.first);
+      } else {
+        w.leaf_ll(v) = family.unit_derivs(rows.response + r.first, w.eta.data() + r.first,
+                                          r.count, w.d1.data() + r.first,
+                                          w.Wu.data() + static_cast<std::ptrdiff_t>(r.first) * du);
+      }
       if (nw) {
         const double c = cw(leaf, v);
         w.leaf_ll(v) *= c;
-        for (auto* x : {&w.d1, &w.d2, &w.d3}) x->segment(r.first, r.count) *= c;
+        if (du == 1) {
+          for (auto* x : {&w.d1, &w.d2, &w.d3}) x->segment(r.first, r.count) *= c;
+        } else {
+          w.d1.segment(r.first, r.count) *= c;
+          w.Wu.middleCols(r.first, r.count) *= c;
+        }
       }
     });
     double ll = w.leaf_ll.head(n_leaves).sum();
@@ -163,8 +186,16 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
     each_leaf([&](int v, Span r, VectorXd&, MatrixXd&) {
       auto Tv = T.middleRows(r.first, r.count);
       w.leaf_g.col(v).noalias() = Tv.transpose() * w.d1.segment(r.first, r.count);
-      w.leaf_M.middleCols(v * R, R).noalias() =
-          Tv.transpose() * (-w.d2.segment(r.first, r.count)).asDiagonal() * Tv;
+      if (du == 1) {
+        w.leaf_M.middleCols(v * R, R).noalias() =
+            Tv.transpose() * (-w.d2.segment(r.first, r.count)).asDiagonal() * Tv;
+      } else {
+        MatrixXd WT(r.count, R);
+        for (int s0 = 0; s0 < r.count; s0 += du)
+          WT.middleRows(s0, du).noalias() =
+              w.Wu.block(0, r.first + s0, du, du) * Tv.middleRows(s0, du);
+        w.leaf_M.middleCols(v * R, R).noalias() = Tv.transpose() * WT;
+      }
     });
     for (int d = 0; d < L; ++d) {
       w.grad[d].leftCols(w.n_cur[d]) = -w.u[d].leftCols(w.n_cur[d]);
@@ -374,11 +405,25 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
     Cp.setZero();
     path_C(s, w, v, Cp);
     w.TC.middleRows(r.first, r.count).noalias() = Tv * Cp;
-    w.hvec.segment(r.first, r.count) =
-        (w.TC.middleRows(r.first, r.count).array() * Tv.array()).rowwise().sum();
-    w.leaf_g.col(v).noalias() =
-        Tv.transpose() * (w.a.segment(r.first, r.count) +
-                          w.d3.segment(r.first, r.count).cwiseProduct(w.hvec.segment(r.first, r.count)));
+    if (du == 1) {
+      w.hvec.segment(r.first, r.count) =
+          (w.TC.middleRows(r.first, r.count).array() * Tv.array()).rowwise().sum();
+      w.leaf_g.col(v).noalias() =
+          Tv.transpose() * (w.a.segment(r.first, r.count) +
+                            w.d3.segment(r.first, r.count).cwiseProduct(
+                                w.hvec.segment(r.first, r.count)));
+    } else {
+      // S_u = T_u C T_u' per unit, then r_u = l'''_u[S_u] (the weights as in W)
+      for (int s0 = 0; s0 < r.count; s0 += du)
+        w.Su.block(0, r.first + s0, du, du).noalias() =
+            w.TC.middleRows(r.first + s0, du) * Tv.middleRows(s0, du).transpose();
+      family.unit_third(rows.response + r.first, w.eta.data() + r.first, r.count,
+                        w.Su.data() + static_cast<std::ptrdiff_t>(r.first) * du,
+                        w.rvec.data() + r.first);
+      if (nw) w.rvec.segment(r.first, r.count) *= cw(leaf, v);
+      w.leaf_g.col(v).noalias() =
+          Tv.transpose() * (w.a.segment(r.first, r.count) + w.rvec.segment(r.first, r.count));
+    }
   });
   for (int d = 0; d < L; ++d) w.kappa[d].leftCols(w.n_cur[d]).setZero();
   for (int v = 0; v < n_leaves; ++v) {
@@ -399,12 +444,21 @@ void tree_eval(const TreeShape& s, const TreeGrids& g, const Family& family,
     path_A(s, w, v, Ap);
     auto zeta = w.zeta.segment(r.first, r.count);
     zeta.noalias() = Tv * nupath;
-    auto d2 = w.d2.segment(r.first, r.count);
     auto e = w.e.segment(r.first, r.count);
-    e = w.a.segment(r.first, r.count) + d2.cwiseProduct(zeta) +
-        w.d3.segment(r.first, r.count).cwiseProduct(w.hvec.segment(r.first, r.count));
     auto Tb = Tbar.middleRows(r.first, r.count);
-    Tb = (2.0 * d2).asDiagonal() * w.TC.middleRows(r.first, r.count);
+    if (du == 1) {
+      auto d2 = w.d2.segment(r.first, r.count);
+      e = w.a.segment(r.first, r.count) + d2.cwiseProduct(zeta) +
+          w.d3.segment(r.first, r.count).cwiseProduct(w.hvec.segment(r.first, r.count));
+      Tb = (2.0 * d2).asDiagonal() * w.TC.middleRows(r.first, r.count);
+    } else {  // the Hessian -W_u in place of l''_i
+      e = w.a.segment(r.first, r.count) + w.rvec.segment(r.first, r.count);
+      for (int s0 = 0; s0 < r.count; s0 += du) {
+        auto Wb = w.Wu.block(0, r.first + s0, du, du);
+        e.segment(s0, du).noalias() -= Wb * zeta.segment(s0, du);
+        Tb.middleRows(s0, du).noalias() = -2.0 * Wb * w.TC.middleRows(r.first + s0, du);
+      }
+    }
     Tb.noalias() += w.d1.segment(r.first, r.count) * nupath.transpose() + e * upath.transpose();
     Tb.noalias() += w.D.middleRows(r.first, r.count) * Ap.transpose();
   });

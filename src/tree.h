@@ -67,6 +67,11 @@ struct TreeWork {
   // per row of the top cluster
   Eigen::VectorXd eta, d1, d2, d3, a, hvec, e, zeta;
   Eigen::MatrixXd V, D, TC, node_d1;
+  // vector response units of d rows (family unit_size() > 1): W = -Hess and
+  // S = T C T' blocks (d x rows, see family.h) and the third-derivative
+  // contraction (per row); sized on first use
+  Eigen::MatrixXd Wu, Su;
+  Eigen::VectorXd rvec;
   // per leaf: its rows' log-density, and path vectors and matrices reduced
   // into the nodes afterwards in leaf order
   Eigen::VectorXd leaf_ll;
