@@ -141,6 +141,8 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
 #' @param object a `glamm` fit.
 #' @param exponentiate add `exp(estimate)` and its confidence interval.
 #' @param level confidence level of the intervals.
+#' @param irt for a fit with factor loadings: add the IRT parametrization
+#'   (see [irt_parameters()]).
 #' @param ... not used.
 #' @return An object of class `summary.glamm` with elements `coefficients`
 #'   (matrix: estimate, SE, z, p and, when asked, exp and CI), `thresholds`
@@ -156,7 +158,7 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
 #'              family = binomial, nAGQ = 7)
 #' summary(fit, exponentiate = TRUE)
 #' @export
-summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, ...) {
+summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, irt = FALSE, ...) {
   est <- object$coefficients
   se <- sqrt(diag(object$vcov_beta))
   z <- est / se
@@ -177,7 +179,8 @@ summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, ...) {
     family = object$family, formula = object$formula, approximation = approximation_label(object),
     optinfo = object$optinfo, exponentiate = exponentiate, sigma = object$sigma,
     call = object$call, residuals = scaled_residuals(object),
-    weighted = !is.null(object$vcov_model), REML = isTRUE(object$REML)
+    weighted = !is.null(object$vcov_model), REML = isTRUE(object$REML),
+    latent = latent_summary(object, irt)
   ), class = "summary.glamm")
 }
 
@@ -230,6 +233,7 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
     print(tab[, -(1:4), drop = FALSE], digits = digits)
   }
   print_dispersion(x, digits)
+  print_latent(x$latent, digits)
   if (!is.null(x$thresholds)) {
     cat("\nThresholds (P(Y <= c) = F(threshold_c - eta)):\n")
     print(as.matrix(x$thresholds), digits = digits)

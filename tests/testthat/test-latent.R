@@ -1,0 +1,120 @@
+# Factor loadings (IRT models, latent regression) against independent
+# references: lme4 for the Rasch model, brute-force integration and a
+# person-by-person Laplace in helper-latent.R for the 2PL, finite differences
+# for the gradients.
+
+irt_fit <- function(d, nAGQ, lambda = c(1, rep(NA, nlevels(d$item) - 1)), formula = NULL, ...) {
+  formula <- formula %||% (y ~ 0 + item + (0 + ability | person))
+  glamm(formula, data = d, family = binomial, nAGQ = nAGQ, factor = "ability",
+        load.var = "item", lambda = lambda, ...)
+}
+
+test_that("all loadings fixed at 1 is the plain GLMM", {
+  d <- sim_2pl(1)
+  fit <- irt_fit(d, 11, lambda = rep(1, 6))
+  plain <- glamm(y ~ 0 + item + (1 | person), data = d, family = binomial, nAGQ = 11)
+  # the same objective at the same parameters
+  expect_equal(loglik_function(fit)(plain$par), as.numeric(logLik(plain)),
+               tolerance = 1e-12)  # seen 0 (relative)
+  expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(plain)), tolerance = 1e-10)  # seen 1e-13
+  expect_equal(unname(fit$coefficients), unname(plain$coefficients), tolerance = 1e-5)  # seen 1e-7
+})
+
+test_that("a Rasch model equals glmer at the same number of quadrature points", {
+  skip_if_not_installed("lme4")
+  d <- sim_2pl(2)
+  tight <- lme4::glmerControl(optimizer = "bobyqa", tolPwrss = 1e-10,
+                              optCtrl = list(rhoend = 1e-10, maxfun = 1e5))
+  for (K in c(1, 9)) {
+    fit <- irt_fit(d, K, lambda = rep(1, 6))
+    ref <- lme4::glmer(y ~ 0 + item + (1 | person), data = d, family = binomial, nAGQ = K,
+                       control = tight)
+    # the same function: glamm's objective at glmer's estimates is glmer's logLik
+    at_ref <- c(lme4::fixef(ref), lme4::getME(ref, "theta"))
+    expect_equal(as.numeric(loglik_function(fit)(at_ref)), as.numeric(logLik(ref)),
+                 tolerance = 1e-9)  # seen 1e-12
+    expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(ref)), tolerance = 1e-8)  # seen 1e-10
+    expect_equal(unname(fit$coefficients), unname(lme4::fixef(ref)), tolerance = 1e-4)  # seen 2e-6
+    expect_equal(fit$theta, unname(lme4::getME(ref, "theta")), tolerance = 1e-4)  # seen 3e-6
+  }
+})
+
+test_that("a 2PL by adaptive quadrature equals brute-force integration", {
+  d <- sim_2pl(3)
+  fit <- irt_fit(d, 15)
+  J <- 6
+  at_glamm <- irt_from_glamm(fit$par, J)
+  brute <- irt_loglik_brute(at_glamm, d)
+  # at glamm's optimum: 15-point AGHQ is off by its quadrature error (the
+  # largest discrimination is 2.9); 51 points reach the brute-force value
+  expect_lt(abs(as.numeric(logLik(fit)) - brute), 2e-5)  # seen 6.2e-6
+  expect_lt(abs(as.numeric(loglik_function(fit, nAGQ = 51)(fit$par)) - brute), 1e-8)  # seen 1.5e-9
+  # the helper's own optimum: the same log-likelihood (to the quadrature
+  # error) and loadings (to optim's accuracy)
+  ref <- stats::optim(at_glamm + 0.05, function(p) -irt_loglik_brute(p, d, G = 801),
+                      method = "BFGS", control = list(reltol = 1e-14, maxit = 500))
+  expect_lt(abs(-ref$value - as.numeric(logLik(fit))), 2e-5)  # seen 6.5e-6
+  expect_equal(ref$par, at_glamm, tolerance = 1e-3)  # seen 2e-5
+  expect_equal(unname(stats::loadings(fit)[, 1]), c(1, at_glamm[J + 1:(J - 1)]))
+})
+
+test_that("a Laplace 2PL equals a person-by-person Laplace", {
+  d <- sim_2pl(4)
+  fit <- irt_fit(d, 1)
+  at_glamm <- irt_from_glamm(fit$par, 6)
+  expect_equal(as.numeric(logLik(fit)), irt_loglik_laplace(at_glamm, d), tolerance = 1e-10)  # seen 1e-13
+  ref <- stats::optim(at_glamm + 0.05, function(p) -irt_loglik_laplace(p, d),
+                      method = "BFGS", control = list(reltol = 1e-14, maxit = 500))
+  expect_equal(-ref$value, as.numeric(logLik(fit)), tolerance = 1e-8)  # seen 1e-10
+  expect_equal(ref$par, at_glamm, tolerance = 1e-3)  # seen 1e-5
+})
+
+test_that("the latent regression equals brute-force integration", {
+  d <- sim_2pl(5, gamma = 0.7)
+  fit <- irt_fit(d, 15, formula = y ~ 0 + item + x:ability + (0 + ability | person))
+  at_glamm <- irt_from_glamm(fit$par, 6, regression = TRUE)
+  expect_equal(as.numeric(logLik(fit)), irt_loglik_brute(at_glamm, d, regression = TRUE),
+               tolerance = 1e-9)  # seen 1e-11
+  grad <- attr(loglik_function(fit)(fit$par, gradient = TRUE), "gradient")
+  expect_lt(max(abs(grad)), 1e-3)  # seen 1e-6: a maximum
+  expect_equal(unname(fit$coefficients["x:ability"]), 0.7, tolerance = 0.3)  # the simulated value
+})
+
+fd_check <- function(fit, par = fit$par + 0.03) {
+  f <- loglik_function(fit)
+  analytic <- attr(f(par, gradient = TRUE), "gradient")
+  numeric <- central_diff(function(p) as.numeric(f(p)), par, h = 1e-5)
+  max_rel_err(analytic, numeric)
+}
+
+test_that("the gradients of loadings, latent regression and variances equal finite differences", {
+  d <- sim_2pl(6, n_person = 60, gamma = 0.5)
+  fml <- y ~ 0 + item + x:ability + (0 + ability | person)
+  expect_lt(fd_check(irt_fit(d, 7, formula = fml)), 1e-6)  # seen 3e-9
+  expect_lt(fd_check(irt_fit(d, 1, formula = fml)), 1e-6)  # seen 3e-9 (Laplace)
+  # a factor at two levels, one loading vector (persons in schools)
+  d$school <- factor((as.integer(d$person) - 1) %/% 6)
+  fit3 <- irt_fit(d, 5, formula = y ~ 0 + item + x:ability + (0 + ability | person) +
+                    (0 + ability | school))
+  expect_lt(fd_check(fit3), 1e-6)  # seen 5e-9
+  # crossed: persons crossed with raters (the sparse Laplace)
+  d$rater <- factor(sample(1:8, nrow(d), replace = TRUE))
+  fitc <- suppressWarnings(irt_fit(d, 1, formula = y ~ 0 + item + (0 + ability | person) +
+                                     (1 | rater)))
+  expect_lt(fd_check(fitc), 1e-6)  # seen 3e-9
+})
+
+test_that("identification and argument errors name the cause", {
+  d <- sim_2pl(7, n_person = 30)
+  expect_error(irt_fit(d, 5, lambda = rep(NA, 6)), "no fixed non-zero loading")
+  expect_error(irt_fit(d, 5, lambda = c(1, NA)), "'lambda' has 2 row\\(s\\) but 'item' has 6")
+  expect_error(glamm(y ~ 0 + item + (1 | person), data = d, family = binomial,
+                     factor = "ability", load.var = "item", lambda = c(1, rep(NA, 5))),
+               "factor 'ability' is not in a random-effect term")
+  expect_error(irt_fit(d, 5, lambda = cbind(c(1, rep(NA, 5)), 1)), "one column per factor")
+  expect_error(glamm(y ~ 0 + item + (0 + ability | person), data = d, family = binomial,
+                     factor = "ability", load.var = "question", lambda = c(1, rep(NA, 5))),
+               "'load.var' \\(\"question\"\\) is not a variable of 'data'")
+  d$ability <- 1
+  expect_error(irt_fit(d, 5), "is a column of 'data'")
+})
