@@ -101,3 +101,48 @@ print_latent <- function(x, digits) {
     print(as.matrix(x$irt), digits = digits)
   }
 }
+
+# Whether the loadings of fit `small` are a special case of those of `big`
+# (for anova): wherever big fixes a loading, small fixes it at the same
+# value; a fit without loadings has all of them fixed at 1. NULL when nested,
+# else what small has that big lacks.
+latent_not_nested <- function(small, big, big_label) {
+  if (!inherits(small, "glamm") || !inherits(big, "glamm")) return(NULL)
+  if (is.null(small$latent) && is.null(big$latent)) return(NULL)
+  spec <- function(f, like) {
+    if (!is.null(f$latent)) return(f$latent$lambda_spec)
+    matrix(1, nrow(like), ncol(like), dimnames = dimnames(like))
+  }
+  b <- spec(big, small$latent$lambda_spec)
+  s <- spec(small, b)
+  if (!identical(dim(s), dim(b)) || !identical(dimnames(s), dimnames(b))) {
+    return(sprintf("has other factors or loading levels than %s", big_label))
+  }
+  fixed_big <- !is.na(b)
+  differs <- fixed_big & (is.na(s) | s != b)
+  if (any(differs)) {
+    k <- which(differs)[1]
+    return(sprintf("has the loading of %s on %s %s, which %s fixes at %s",
+                   rownames(b)[row(b)[k]], colnames(b)[col(b)[k]],
+                   if (is.na(s[k])) "free" else sprintf("fixed at %g", s[k]), big_label,
+                   format(b[k])))
+  }
+  NULL
+}
+
+# The row levels of the loading variable in new data (NULL for a fit without
+# loadings); a level the fit has no loading for is an error.
+latent_new_rows <- function(object, newdata) {
+  lt <- object$latent
+  if (is.null(lt)) return(NULL)
+  if (!lt$load.var %in% names(newdata)) {
+    stop(sprintf("newdata needs the loading variable '%s'", lt$load.var), call. = FALSE)
+  }
+  v <- as.character(newdata[[lt$load.var]])
+  rows <- match(v, rownames(lt$lambda))
+  if (any(is.na(rows) & !is.na(v))) {
+    stop(sprintf("newdata has a level of '%s' that the fit has no loading for (%s)", lt$load.var,
+                 v[is.na(rows) & !is.na(v)][1]), call. = FALSE)
+  }
+  rows
+}

@@ -114,6 +114,10 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   cat("\nFixed effects:", if (length(x$coefficients) == 0) " none (y ~ 0 + ...)", "\n", sep = "")
   if (length(x$coefficients)) print(x$coefficients, digits = digits)
   print_dispersion(x, digits)
+  if (!is.null(x$loadings)) {
+    cat("\nFactor loadings:\n")
+    print(x$loadings, digits = digits)
+  }
   if (!is.null(x$thresholds)) {
     cat("\nThresholds:\n")
     print(stats::setNames(x$thresholds$estimate, rownames(x$thresholds)), digits = digits)

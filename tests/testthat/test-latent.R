@@ -118,3 +118,49 @@ test_that("identification and argument errors name the cause", {
   d$ability <- 1
   expect_error(irt_fit(d, 5), "is a column of 'data'")
 })
+
+test_that("methods: predict, ranef on the factor scale, anova, IRT parametrization", {
+  d <- sim_2pl(8, gamma = 0.5)
+  fml <- y ~ 0 + item + x:ability + (0 + ability | person)
+  fit <- irt_fit(d, 15, formula = fml)
+  rasch <- irt_fit(d, 15, formula = fml, lambda = rep(1, 6))
+  # new data go through the same loadings as the fit's own rows
+  expect_equal(unname(predict(fit, newdata = d)), predict(fit), tolerance = 1e-12)  # seen 0
+  expect_equal(unname(predict(fit, newdata = d, re.form = NA)), predict(fit, re.form = NA),
+               tolerance = 1e-12)  # seen 0
+  # fitted = plogis(beta_j + lambda_j (gamma x + b_p)) with the EB b_p
+  p <- irt_unpack(irt_from_glamm(fit$par, 6, TRUE), 6, TRUE)
+  eb <- ranef(fit, condVar = TRUE)$person
+  j <- as.integer(d$item)
+  eta <- p$beta[j] + p$lambda[j] * (p$gamma * d$x + eb$ability[as.integer(d$person)])
+  expect_equal(unname(predict(fit)), eta, tolerance = 1e-12)  # seen 1e-16
+  # the EB mean and SD of person 1's random effect (on the factor's scale:
+  # b = sigma u) by brute-force integration over u
+  rows <- d$person == "1"
+  u <- seq(-10, 10, length.out = 20001)
+  lf <- vapply(u, function(v) sum(irt_logf(d$y[rows], p$beta[j[rows]] + p$lambda[j[rows]] *
+                                               (p$gamma * d$x[rows] + p$sigma * v))), 0) +
+    stats::dnorm(u, log = TRUE)
+  w <- exp(lf - max(lf))
+  w <- w / sum(w)
+  m <- sum(w * p$sigma * u)
+  expect_equal(eb$ability[1], m, tolerance = 1e-5)  # seen 5e-6 (15-point AGHQ)
+  expect_equal(sqrt(attr(eb, "postVar")[1, 1, 1]), sqrt(sum(w * (p$sigma * u)^2) - m^2),
+               tolerance = 1e-4)  # seen 2e-6
+  # 1PL against 2PL: a likelihood-ratio test with 5 degrees of freedom
+  a <- anova(rasch, fit)
+  expect_equal(a$Df[2], 5)
+  expect_equal(a$Chisq[2], 2 * (as.numeric(logLik(fit)) - as.numeric(logLik(rasch))),
+               tolerance = 1e-12)
+  # the Rasch model's loading 1 of item 2 is not a special case of one fixed at 2
+  expect_error(anova(rasch, irt_fit(d, 15, formula = fml, lambda = c(1, 2, NA, NA, NA, NA))),
+               "not nested.*loading of i2")
+  # a = lambda sigma, b = -beta / a, with delta-method SEs
+  irt <- irt_parameters(fit)
+  expect_equal(irt$discrimination, p$lambda * p$sigma, tolerance = 1e-12)
+  expect_equal(irt$difficulty, -p$beta / (p$lambda * p$sigma), tolerance = 1e-12)
+  se_a1 <- sqrt(vcov(fit, full = TRUE)["theta1", "theta1"])
+  expect_equal(irt$discrimination.se[1], se_a1, tolerance = 1e-6)  # a_1 = sigma: seen 1e-9
+  expect_true(all(irt$difficulty.se > 0))
+  expect_output(print(summary(fit, irt = TRUE)), "Factor loadings")
+})
