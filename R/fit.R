@@ -201,6 +201,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   if (!is.null(latent)) {
     fit$latent <- latent_result(fit, latent)
     fit$loadings <- fit$latent$lambda  # what stats::loadings() returns
+    warn_latent_runoff(fit, nAGQ)
   }
   inf_beta <- names(fit$coefficients)[opt$infinite[seq_len(ncol(X))]]
   if (family$family == "binomial") {

@@ -271,3 +271,28 @@ loaded_level_designs <- function(object, groups) {
   }
   groups
 }
+
+# A warning when the loadings or a factor's variance run off: the largest
+# discrimination |lambda_j| sd_f beyond 20 (on the logit scale a step
+# function). With the Laplace approximation this is often its lack of an
+# interior maximum (binary items, few per person), which quadrature does not
+# share.
+warn_latent_runoff <- function(fit, nAGQ) {
+  lt <- fit$latent
+  largest <- max(vapply(seq_along(lt$factor), function(k) {
+    sd_f <- factor_sd_function(fit, lt$factor[k])(fit$par)
+    max(abs(lt$lambda[, k])) * sd_f
+  }, 0))
+  if (!is.finite(largest) || largest <= 20) return(invisible())
+  if (all(nAGQ == 1)) {
+    warning(sprintf(paste0("the Laplace approximation has no interior maximum here: the factor ",
+                           "loadings or the factor variance run off (largest |loading| x factor ",
+                           "SD = %.3g); fit by adaptive quadrature (nAGQ > 1), which does not ",
+                           "share this bias"), largest), call. = FALSE)
+  } else {
+    warning(sprintf(paste0("the factor loadings or the factor variance run off (largest ",
+                           "|loading| x factor SD = %.3g): the data hardly identify the ",
+                           "loadings (a Heywood case); fix some loadings or use more items"),
+                    largest), call. = FALSE)
+  }
+}
