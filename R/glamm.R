@@ -216,6 +216,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
     stop("'strata' must be a one-sided formula such as ~ stratum", call. = FALSE)
   }
   method <- match.arg(method)
+  check_family_list(family)
   family <- resolve_family(family)
   REML <- check_reml(REML, family, method, pweights)
   control <- as_glamm_control(control)

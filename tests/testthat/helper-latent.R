@@ -84,3 +84,19 @@ irt_from_glamm <- function(par, J, regression = FALSE) {
   lambda <- par[J + length(gamma) + 1 + seq_len(J - 1)]
   unname(c(beta, lambda, sigma, gamma))
 }
+
+# Six binary items, items 1-3 measuring factor 1 and 4-6 factor 2 (SDs 1.2
+# and 1, correlation 0.4).
+sim_2factor <- function(seed, n_person = 200) {
+  set.seed(seed)
+  b1 <- 1.2 * stats::rnorm(n_person)
+  b2 <- 0.4 * b1 / 1.2 + sqrt(1 - 0.16) * stats::rnorm(n_person)
+  d <- expand.grid(item = seq_len(6), person = seq_len(n_person))
+  lambda <- c(1, 0.8, 1.3, 1, 1.5, 0.7)
+  ability <- ifelse(d$item <= 3, b1[d$person], b2[d$person])
+  d$y <- stats::rbinom(nrow(d), 1, stats::plogis(seq(-1, 1, length.out = 6)[d$item] +
+                                                   lambda[d$item] * ability))
+  d$item <- factor(paste0("i", d$item), levels = paste0("i", 1:6))
+  d$person <- factor(d$person)
+  d
+}

@@ -3,9 +3,10 @@
 # person-by-person Laplace in helper-latent.R for the 2PL, finite differences
 # for the gradients.
 
-irt_fit <- function(d, nAGQ, lambda = c(1, rep(NA, nlevels(d$item) - 1)), formula = NULL, ...) {
+irt_fit <- function(d, nAGQ, lambda = c(1, rep(NA, nlevels(d$item) - 1)), formula = NULL,
+                    family = binomial, ...) {
   formula <- formula %||% (y ~ 0 + item + (0 + ability | person))
-  glamm(formula, data = d, family = binomial, nAGQ = nAGQ, factor = "ability",
+  glamm(formula, data = d, family = family, nAGQ = nAGQ, factor = "ability",
         load.var = "item", lambda = lambda, ...)
 }
 
@@ -118,6 +119,7 @@ test_that("identification and argument errors name the cause", {
   expect_error(glamm(y ~ 0 + item + (0 + ability | person), data = d, family = binomial,
                      factor = "ability", load.var = "question", lambda = c(1, rep(NA, 5))),
                "'load.var' \\(\"question\"\\) is not a variable of 'data'")
+  expect_error(irt_fit(d, 5, family = list(binomial, gaussian)), "list of families.*not available")
   d$ability <- 1
   expect_error(irt_fit(d, 5), "is a column of 'data'")
 })
@@ -175,4 +177,22 @@ test_that("loadings running off under Laplace are reported, quadrature fits them
   expect_warning(irt_fit(d, 1), "Laplace approximation has no interior maximum.*nAGQ > 1")
   fit <- expect_silent(irt_fit(d, 15))
   expect_lt(fit$theta * max(stats::loadings(fit)), 5)  # seen 2.2
+})
+
+test_that("two correlated factors (items 1-3 and 4-6) and the matrix interface", {
+  d <- sim_2factor(9)
+  lambda <- cbind(verbal = c(1, NA, NA, 0, 0, 0), math = c(0, 0, 0, 1, NA, NA))
+  fit <- glamm(y ~ 0 + item + (0 + verbal + math | person), data = d, family = binomial,
+               nAGQ = 5, factor = c("verbal", "math"), load.var = "item", lambda = lambda)
+  expect_equal(dim(stats::loadings(fit)), c(6L, 2L))
+  expect_equal(unname(stats::loadings(fit)[4:6, "verbal"]), c(0, 0, 0))
+  expect_lt(fd_check(fit), 1e-6)  # seen 2e-8
+  # the same model from matrices
+  X <- stats::model.matrix(~ 0 + item, d)
+  Z <- cbind(verbal = rep(1, nrow(d)), math = 1)
+  fit_m <- glamm.fit(d$y, X, family = binomial(), nAGQ = 5,
+                     re = list(person = list(Z = Z, group = d$person)),
+                     loadings = list(factor = c("verbal", "math"), level = d$item,
+                                     lambda = lambda))
+  expect_equal(as.numeric(logLik(fit_m)), as.numeric(logLik(fit)), tolerance = 1e-8)  # seen 0
 })
