@@ -177,7 +177,7 @@
 #'   Laplace with `nAGQ = 1`). A factor at several levels
 #'   (`(0 + ability | person) + (0 + ability | school)`) shares one loading
 #'   vector. The free loadings follow the other parameters in `par`; see
-#'   [loadings.glamm()] and [irt_parameters()].
+#'   [stats::loadings()] and [irt_parameters()].
 #' @return An object of class `glamm`, a list with (among others)
 #'   `coefficients` (fixed effects), `groups` (one element per level of
 #'   random effects, innermost first, named by the grouping factor: its
@@ -188,7 +188,10 @@
 #'   (variance components with delta-method SEs), `loglik`, `vcov_par`
 #'   (inverse observed information of all parameters; for a fit with
 #'   `pweights` the sandwich, the model-based one being `vcov_model`) and `optinfo`
-#'   (optimizer record: iterations, final gradient, convergence).
+#'   (optimizer record: iterations, final gradient, convergence); a fit
+#'   with factor loadings also has `loadings` (the loading matrix, levels of
+#'   `load.var` by factors, as [stats::loadings()] returns it) and `latent`
+#'   (the loading specification and the table of loadings with SEs).
 #'   Use the accessors rather than the components: [fixef()], [ranef()],
 #'   [VarCorr()], [vcov()], [logLik()], [summary.glamm()], [predict.glamm()],
 #'   [anova.glamm()], [confint.glamm()], [fitted()], [residuals()], [icc()],

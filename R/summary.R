@@ -154,7 +154,9 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
 #'   (variances/covariances with SEs), `VarCorr`, `loglik`, `AIC`, `BIC`,
 #'   `optinfo` and descriptive fields (`ngroups`: the number of clusters,
 #'   a vector named by grouping factor when there are several), `call`,
-#'   and `residuals` (the scaled Pearson residuals; `NULL` for ordinal fits).
+#'   and `residuals` (the scaled Pearson residuals; `NULL` for ordinal fits);
+#'   `latent` (fits with factor loadings: the loadings table and, with
+#'   `irt = TRUE`, the IRT parametrization).
 #' @examples
 #' d <- pisa2000
 #' d$SES <- (d$isei - mean(d$isei)) / 20
