@@ -168,6 +168,7 @@ test_that("methods: predict, ranef on the factor scale, anova, IRT parametrizati
   expect_equal(irt$discrimination.se[1], se_a1, tolerance = 1e-6)  # a_1 = sigma: seen 1e-9
   expect_true(all(irt$difficulty.se > 0))
   expect_output(print(summary(fit, irt = TRUE)), "Factor loadings")
+  expect_error(confint(fit, method = "boot", nsim = 2), "not available for fits with factor loadings")
 })
 
 test_that("loadings running off under Laplace are reported, quadrature fits them", {
