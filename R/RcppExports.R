@@ -73,3 +73,11 @@ cpp_nested_parent <- function(inner_, outer_, n_inner) {
     .Call(`_glamm_cpp_nested_parent`, inner_, outer_, n_inner)
 }
 
+cpp_set_loading_map <- function(ptr, sparse, row_level, x_factor, z_factor, n_levels, n_factors) {
+    invisible(.Call(`_glamm_cpp_set_loading_map`, ptr, sparse, row_level, x_factor, z_factor, n_levels, n_factors))
+}
+
+cpp_set_loadings <- function(ptr, sparse, lambda) {
+    invisible(.Call(`_glamm_cpp_set_loadings`, ptr, sparse, lambda))
+}
+

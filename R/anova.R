@@ -123,6 +123,8 @@ check_comparable <- function(fits, labels) {
                           "nested models (the smaller one a special case of the larger)"),
                    labels[k - 1], labels[k], labels[k - 1], what), call. = FALSE)
     }
+    loading_gap <- latent_not_nested(fits[[k - 1]], fits[[k]], labels[k])
+    if (!is.null(loading_gap)) not_nested(loading_gap)
     extra <- outside_span(small$X, big$X)
     if (length(extra)) {
       same_name <- intersect(extra, colnames(big$X))
@@ -199,9 +201,11 @@ anova_structure <- function(f) {
     X <- stats::model.matrix(f)
     return(list(X = X[, !is.na(stats::coef(f)), drop = FALSE], groups = list()))
   }
-  X <- stats::model.matrix(f)
+  # (with factor loadings the designs before the loadings; R/latent-methods.R
+  # compares the loadings)
+  X <- if (is.null(f$latent)) stats::model.matrix(f) else fit_data(f, loaded = FALSE)$X
   if (f$family$family == "ordinal") X <- cbind(`(Intercept)` = 1, X)
-  groups <- lapply(fit_level_designs(f, re_groups(f)), function(gr) {
+  groups <- lapply(fit_level_designs(f, re_groups(f), loaded = FALSE), function(gr) {
     list(factor = gr$factor, Z = gr$Z)
   })
   list(X = X, groups = groups)

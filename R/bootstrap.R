@@ -20,6 +20,10 @@ boot_statistics <- function(fit) {
 # (from the fit's estimates, without the observed information) and returns
 # its statistics.
 make_refit <- function(object, nthreads) {
+  if (!is.null(object$latent)) {
+    stop("the bootstrap is not available for fits with factor loadings yet (a refit would ",
+         "keep the loadings fixed)", call. = FALSE)
+  }
   dd <- fit_data(object)
   groups <- fit_level_designs(object, re_groups(object))
   re <- lapply(groups, function(gr) {

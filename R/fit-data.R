@@ -4,7 +4,9 @@
 # A fit from glamm.fit() has no frame and keeps its matrices.
 
 # X, y, trials, weights, offset and the response constant.
-fit_data <- function(object) {
+# With factor loadings, X's loaded columns are multiplied by the estimated
+# loadings (R/latent.R) unless loaded = FALSE.
+fit_data <- function(object, loaded = TRUE) {
   stop_without_rows(object)
   if (!is.null(object$data$X)) {  # glamm.fit(): unit trials and weights, zero offset as NULL
     d <- object$data
@@ -12,6 +14,7 @@ fit_data <- function(object) {
     d$trials <- d$trials %||% rep(1, n)
     d$weights <- d$weights %||% rep(1, n)
     d$offset <- d$offset %||% rep(0, n)
+    if (loaded) d$X <- loaded_fixed_design(object, d$X)
     return(d)
   }
   frame <- object$frame
@@ -26,18 +29,23 @@ fit_data <- function(object) {
                            stats::model.weights(frame))
   offset <- stats::model.offset(frame)
   if (is.null(offset)) offset <- rep(0, nrow(X))
+  if (loaded) X <- loaded_fixed_design(object, X)
   list(X = X, y = resp$y, trials = resp$trials, weights = resp$weights, offset = offset,
        constant = resp$constant)
 }
 
 # The random-effects design Z of each level (groups innermost first, as
 # re_groups()), rebuilt from the model frame when the fit does not hold it.
-fit_level_designs <- function(object, groups) {
+# With factor loadings, the loaded columns are multiplied by the estimated
+# loadings unless loaded = FALSE.
+fit_level_designs <- function(object, groups, loaded = TRUE) {
   stop_without_rows(object)
-  if (all(vapply(groups, function(gr) !is.null(gr$Z), NA))) return(groups)
-  levels <- random_levels(object$random, object$frame, environment(object$formula),
-                          contrasts = object$contrasts)
-  for (l in names(groups)) groups[[l]]$Z <- levels[[l]]$Z
+  if (!all(vapply(groups, function(gr) !is.null(gr$Z), NA))) {
+    levels <- random_levels(object$random, object$frame, environment(object$formula),
+                            contrasts = object$contrasts)
+    for (l in names(groups)) groups[[l]]$Z <- levels[[l]]$Z
+  }
+  if (loaded) groups <- loaded_level_designs(object, groups)
   groups
 }
 

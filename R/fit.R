@@ -53,6 +53,12 @@
 #'   within the cluster), the power of that cluster's integral.
 #' @param REML `TRUE` for restricted maximum likelihood (gaussian family,
 #'   identity link; see [glamm()]).
+#' @param loadings factor loadings (see [glamm()]'s `factor`, `load.var`
+#'   and `lambda`): `list(factor = , level = , lambda = )`, the names of the
+#'   latent variables (design columns of `X` and `Z` named by a factor, or by
+#'   an interaction `x:factor`, carry its loadings), the level of the loading
+#'   variable of every row, and the loadings (a vector or a matrix with one
+#'   column per factor and one row per level; numbers fixed, `NA` free).
 #' @return An object of class `glamm` (see [glamm()] for its components).
 #' @examples
 #' d <- pisa2000
@@ -69,7 +75,7 @@
 glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = NULL,
                       weights = NULL, offset = NULL, pattern = NULL, start = NULL,
                       control = glamm_control(), method = c("ML", "PQL"), re = NULL,
-                      survey = NULL, REML = FALSE) {
+                      survey = NULL, REML = FALSE, loadings = NULL) {
   family <- resolve_family(family)
   method <- match.arg(method)
   REML <- check_reml(REML, family, method, survey)
@@ -123,6 +129,11 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
     stop("the survey weights (pweights) are all zero: no observation is left to fit",
          call. = FALSE)
   }
+  latent <- NULL
+  if (!is.null(loadings)) {
+    check_latent_fit(family, method, REML, survey, control)
+    latent <- latent_map(latent_fit_spec(loadings, n), loadings$level, X, levels)
+  }
   # Unit trials and weights and a zero offset stay NULL (no n-vectors of 1s and 0s).
   resp <- prepare_response(y, family, weights, compact = TRUE)
   check_variation(resp, family)
@@ -146,14 +157,20 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   if (is_weighted(survey)) {
     scaling <- design_scaling(X[0, , drop = FALSE])
   }
+  # Loaded columns multiply their loadings: centring them is no reparametrization.
+  if (!is.null(latent)) scaling <- design_scaling(X[0, , drop = FALSE])
   X_engine <- scaled_design(X, scaling)
-  objective <- build_objective(X_engine, levels, resp, offset, family, nAGQ, control, tree,
-                               survey = survey)
+  build <- function(K) {
+    o <- build_objective(X_engine, levels, resp, offset, family, K, control, tree, survey = survey)
+    if (is.null(latent)) o else latent_objective(o, latent, tree)
+  }
+  objective <- build(nAGQ)
   release <- objective$release %||% function() NULL
   on.exit(release(), add = TRUE)
   if (REML) objective <- reml_objective(objective, scaling$from_internal)
   objective$beta_to_engine <- function(beta) drop(scaling$to_internal %*% beta)
   par0 <- start_values(resp, X, levels, offset, family, start, objective)
+  if (!is.null(latent)) par0 <- c(par0, latent_start(latent))
   par0 <- map_par(par0, scaling$to_internal, ncol(X))
   lower <- c(rep(-Inf, ncol(X)),
              unlist(lapply(levels, function(l) ifelse(theta_is_diagonal(l$pattern), 0, -Inf))),
@@ -165,9 +182,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   if (family$family == "gaussian") check_response_location(objective, par0, resp)
   begin <- list(par = par0, scale = NULL)
   if (is.null(start)) {
-    begin <- laplace_start(par0, lower, control, nAGQ, objective, function(K) {
-      build_objective(X_engine, levels, resp, offset, family, K, control, tree, survey = survey)
-    })
+    begin <- laplace_start(par0, lower, control, nAGQ, objective, build)
   }
   opt <- optimize_loglik(objective, begin$par, lower, control, begin$scale)
   if (control$hessian) opt <- escape_saddle(objective, newton_polish(objective, opt, control),
@@ -187,6 +202,11 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   # Crossed factors: the sparse Laplace; the methods read the pairs that cross.
   if (re_structure$sparse) fit$crossed <- re_structure$crossed
   fit$control$cluster <- NULL  # the workers' engines are gone; methods run here
+  if (!is.null(latent)) {
+    fit$latent <- latent_result(fit, latent)
+    fit$loadings <- fit$latent$lambda  # what stats::loadings() returns
+    warn_latent_runoff(fit, nAGQ)
+  }
   inf_beta <- names(fit$coefficients)[opt$infinite[seq_len(ncol(X))]]
   if (family$family == "binomial") {
     check_separation(fit$coefficients, X, offset, resp, family, inf_beta)

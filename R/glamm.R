@@ -165,6 +165,20 @@
 #' @param mustart,etastart optional start values for the conditional means
 #'   or the linear predictor, one per row, as in [stats::glm()] and lme4: the
 #'   start of the fixed effects is their least-squares fit.
+#' @param factor,load.var,lambda factor loadings, as in galamm: `factor`
+#'   names the latent variables (not columns of `data`; they enter the
+#'   formula as variables, e.g. `(0 + ability | person)`, and a fixed term
+#'   `x:ability` regresses the factor on `x`), `load.var` the variable of
+#'   `data` whose levels get the loadings (e.g. the item), and `lambda` the
+#'   loadings: a vector, or a matrix with one column per factor, with one
+#'   row per level of `load.var`; a number fixes a loading and `NA` frees
+#'   it. Every design column involving a factor is multiplied by its row's
+#'   loading, so `lambda = c(1, NA, NA)` with `y ~ 0 + item + (0 + ability | person)`
+#'   is a two-parameter logistic IRT model (fit by adaptive quadrature, or
+#'   Laplace with `nAGQ = 1`). A factor at several levels
+#'   (`(0 + ability | person) + (0 + ability | school)`) shares one loading
+#'   vector. The free loadings follow the other parameters in `par`; see
+#'   [stats::loadings()] and [irt_parameters()].
 #' @return An object of class `glamm`, a list with (among others)
 #'   `coefficients` (fixed effects), `groups` (one element per level of
 #'   random effects, innermost first, named by the grouping factor: its
@@ -175,7 +189,10 @@
 #'   (variance components with delta-method SEs), `loglik`, `vcov_par`
 #'   (inverse observed information of all parameters; for a fit with
 #'   `pweights` the sandwich, the model-based one being `vcov_model`) and `optinfo`
-#'   (optimizer record: iterations, final gradient, convergence).
+#'   (optimizer record: iterations, final gradient, convergence); a fit
+#'   with factor loadings also has `loadings` (the loading matrix, levels of
+#'   `load.var` by factors, as [stats::loadings()] returns it) and `latent`
+#'   (the loading specification and the table of loadings with SEs).
 #'   Use the accessors rather than the components: [fixef()], [ranef()],
 #'   [VarCorr()], [vcov()], [logLik()], [summary.glamm()], [predict.glamm()],
 #'   [anova.glamm()], [confint.glamm()], [fitted()], [residuals()], [icc()],
@@ -194,7 +211,8 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
                   subset, na.action, start = NULL, control = glamm_control(),
                   contrasts = NULL, method = c("ML", "PQL"), REML = FALSE, verbose = 0L,
                   mustart, etastart, pweights = NULL,
-                  pweights.scale = c("size", "effective", "none"), strata = NULL) {
+                  pweights.scale = c("size", "effective", "none"), strata = NULL,
+                  factor = NULL, load.var = NULL, lambda = NULL) {
   call <- match.call(expand.dots = FALSE)
   pweights.scale <- match.arg(pweights.scale)
   if (!is.null(pweights)) pweights <- check_pweights_spec(pweights)
@@ -202,6 +220,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
     stop("'strata' must be a one-sided formula such as ~ stratum", call. = FALSE)
   }
   method <- match.arg(method)
+  check_family_list(family)
   family <- resolve_family(family)
   REML <- check_reml(REML, family, method, pweights)
   control <- as_glamm_control(control)
@@ -233,8 +252,11 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   frame_formula <- sub_bars(formula)
   environment(frame_formula) <- environment(formula)
 
+  latent <- latent_arguments(factor, load.var, lambda, data)
+  if (!is.null(latent)) frame_formula <- frame_formula_with(frame_formula, latent$load.var)
   mf <- call[c(1L, match(c("data", "subset", "weights", "offset", "na.action", "mustart",
                             "etastart"), names(call), 0L))]
+  if (!is.null(latent)) mf$data <- add_factor_columns(data, latent)
   mf$formula <- frame_formula
   mf$drop.unused.levels <- TRUE
   mf$na.action <- shared_na_action(if (missing(na.action)) NULL else na.action,
@@ -279,6 +301,9 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
     start <- c(list(beta = beta), start[setdiff(names(start), "beta")])
   }
   if (family$family == "multinomial") {
+    if (!is.null(latent)) {
+      stop("factor loadings are not available for the multinomial family yet", call. = FALSE)
+    }
     fit <- multinomial_fit(y, X, re_levels, weights, offset, family, nAGQ, start, control,
                            pweights, REML, method)
   } else {
@@ -286,7 +311,10 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
     if (!is.null(strata)) survey$strata <- survey_strata(frame, re_levels)
     fit <- glamm.fit(y, X, re = re, family = family, nAGQ = nAGQ, weights = weights,
                      offset = offset, start = start, control = control, method = method,
-                     survey = survey, REML = REML)
+                     survey = survey, REML = REML,
+                     loadings = if (!is.null(latent)) {
+                       c(latent, list(level = frame[[latent$load.var]]))
+                     })
   }
   fit$call <- call
   fit$formula <- formula

@@ -147,6 +147,14 @@ make_objective <- function(model, p, patterns, extra, constant, engine_eval = cp
         rep(NA_real_, length(par))
       }
     }
+    # Factor loadings (R/latent.R): their gradient and scores, for its wrapper.
+    if (ok && !is.null(r$grad_loading)) {
+      attr(value, "grad_loading") <- r$grad_loading
+      if (scores) {
+        attr(value, "loading_scores") <- r$scores[, p + sum(nrow_sq(patterns)) +
+                                                    seq_along(r$grad_loading), drop = FALSE]
+      }
+    }
     if (scores && ok) {
       S <- r$scores
       psi_cols <- ncol(S) - ne + seq_len(ne)

@@ -40,10 +40,10 @@ loglik_function <- function(object, nAGQ = object$nAGQ) {
 # The engine's objective (R/fit.R make_objective) of a fit's model and data,
 # with its survey weights, and the levels and their row order (tree).
 fit_objective <- function(object, nAGQ = object$nAGQ) {
-  dd <- fit_data(object)
+  dd <- fit_data(object, loaded = FALSE)
   resp <- list(y = dd$y, trials = dd$trials, weights = dd$weights, constant = dd$constant,
                levels = object$levels)
-  levels <- lapply(fit_level_designs(object, re_groups(object)), function(gr) {
+  levels <- lapply(fit_level_designs(object, re_groups(object), loaded = FALSE), function(gr) {
     list(name = gr$name, group = gr$factor, factor = gr$factor, Z = gr$Z, pattern = gr$pattern)
   })
   q <- vapply(levels, function(l) ncol(l$Z), 1L)
@@ -52,6 +52,9 @@ fit_objective <- function(object, nAGQ = object$nAGQ) {
   tree <- structure$tree
   objective <- build_objective(dd$X, levels, resp, dd$offset, object$family, structure$nAGQ,
                                object$control, tree, survey = object$survey)
+  if (!is.null(object$latent)) {
+    objective <- latent_objective(objective, latent_map_of_fit(object, levels), tree)
+  }
   if (isTRUE(object$REML)) objective <- reml_objective(objective)
   objective$tree <- tree
   objective$levels <- levels

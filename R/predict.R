@@ -270,11 +270,14 @@ prediction_design <- function(object, newdata, need_group, allow.new.levels,
     stop("predictions for new data need a fit from glamm() (with a formula)", call. = FALSE)
   }
   env <- environment(object$formula)
+  latent_rows <- latent_new_rows(object, newdata)  # factor loadings (R/latent-methods.R)
+  if (!is.null(latent_rows)) newdata <- add_factor_columns(newdata, object$latent)
   tt <- stats::delete.response(object$terms)
   mf <- stats::model.frame(tt, newdata, xlev = object$xlevels, na.action = stats::na.pass)
   if (!is.null(object$data_classes)) stats::.checkMFClasses(object$data_classes, mf)
   X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)
   X <- X[, names(object$coefficients), drop = FALSE]
+  if (!is.null(latent_rows)) X <- load_columns(X, object$latent$x_factor, object$latent$lambda, latent_rows)
   offset <- stats::model.offset(mf)
   if (is.null(offset)) offset <- rep(0, nrow(X))
   if (!is.null(object$call$offset)) offset <- offset + eval(object$call$offset, newdata, env)
@@ -286,6 +289,10 @@ prediction_design <- function(object, newdata, need_group, allow.new.levels,
     k <- which(level_of == names(groups)[l])
     design <- bar_design(random$terms[k], newdata, object$random_xlevels[k], object$contrasts)
     Z <- design$Z[, colnames(gr$Sigma), drop = FALSE]
+    if (!is.null(latent_rows)) {
+      Z <- load_columns(Z, object$latent$z_factor[[names(groups)[l]]], object$latent$lambda,
+                        latent_rows)
+    }
     if (need_z[l]) incomplete <<- incomplete | rowSums(is.na(Z)) > 0
     group <- NULL
     if (need_group[l]) {

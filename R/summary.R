@@ -114,6 +114,10 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
   cat("\nFixed effects:", if (length(x$coefficients) == 0) " none (y ~ 0 + ...)", "\n", sep = "")
   if (length(x$coefficients)) print(x$coefficients, digits = digits)
   print_dispersion(x, digits)
+  if (!is.null(x$loadings)) {
+    cat("\nFactor loadings:\n")
+    print(x$loadings, digits = digits)
+  }
   if (!is.null(x$thresholds)) {
     cat("\nThresholds:\n")
     print(stats::setNames(x$thresholds$estimate, rownames(x$thresholds)), digits = digits)
@@ -141,6 +145,8 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
 #' @param object a `glamm` fit.
 #' @param exponentiate add `exp(estimate)` and its confidence interval.
 #' @param level confidence level of the intervals.
+#' @param irt for a fit with factor loadings: add the IRT parametrization
+#'   (see [irt_parameters()]).
 #' @param ... not used.
 #' @return An object of class `summary.glamm` with elements `coefficients`
 #'   (matrix: estimate, SE, z, p and, when asked, exp and CI), `thresholds`
@@ -148,7 +154,9 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
 #'   (variances/covariances with SEs), `VarCorr`, `loglik`, `AIC`, `BIC`,
 #'   `optinfo` and descriptive fields (`ngroups`: the number of clusters,
 #'   a vector named by grouping factor when there are several), `call`,
-#'   and `residuals` (the scaled Pearson residuals; `NULL` for ordinal fits).
+#'   and `residuals` (the scaled Pearson residuals; `NULL` for ordinal fits);
+#'   `latent` (fits with factor loadings: the loadings table and, with
+#'   `irt = TRUE`, the IRT parametrization).
 #' @examples
 #' d <- pisa2000
 #' d$SES <- (d$isei - mean(d$isei)) / 20
@@ -156,7 +164,7 @@ print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
 #'              family = binomial, nAGQ = 7)
 #' summary(fit, exponentiate = TRUE)
 #' @export
-summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, ...) {
+summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, irt = FALSE, ...) {
   est <- object$coefficients
   se <- sqrt(diag(object$vcov_beta))
   z <- est / se
@@ -177,7 +185,8 @@ summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, ...) {
     family = object$family, formula = object$formula, approximation = approximation_label(object),
     optinfo = object$optinfo, exponentiate = exponentiate, sigma = object$sigma,
     call = object$call, residuals = scaled_residuals(object),
-    weighted = !is.null(object$vcov_model), REML = isTRUE(object$REML)
+    weighted = !is.null(object$vcov_model), REML = isTRUE(object$REML),
+    latent = latent_summary(object, irt)
   ), class = "summary.glamm")
 }
 
@@ -230,6 +239,7 @@ print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...
     print(tab[, -(1:4), drop = FALSE], digits = digits)
   }
   print_dispersion(x, digits)
+  print_latent(x$latent, digits)
   if (!is.null(x$thresholds)) {
     cat("\nThresholds (P(Y <= c) = F(threshold_c - eta)):\n")
     print(as.matrix(x$thresholds), digits = digits)

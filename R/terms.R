@@ -142,7 +142,9 @@ bar_design <- function(terms, frame, xlev = NULL, contrasts = NULL, what = "rand
     } else {
       frame_k <- frame
     }
-    M <- strip_rownames(stats::model.matrix(tt, frame_k, contrasts.arg = contrasts))
+    # (only the contrasts of the term's own variables: model.matrix warns of others)
+    own <- contrasts[intersect(names(contrasts), all.vars(tt))]
+    M <- strip_rownames(stats::model.matrix(tt, frame_k, contrasts.arg = if (length(own)) own))
     attr(M, "assign") <- NULL
     attr(M, "contrasts") <- NULL
     mats[[k]] <- M

@@ -275,6 +275,34 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_set_loading_map
+void cpp_set_loading_map(SEXP ptr, bool sparse, Rcpp::IntegerVector row_level, Rcpp::IntegerVector x_factor, Rcpp::List z_factor, int n_levels, int n_factors);
+RcppExport SEXP _glamm_cpp_set_loading_map(SEXP ptrSEXP, SEXP sparseSEXP, SEXP row_levelSEXP, SEXP x_factorSEXP, SEXP z_factorSEXP, SEXP n_levelsSEXP, SEXP n_factorsSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< bool >::type sparse(sparseSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type row_level(row_levelSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type x_factor(x_factorSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type z_factor(z_factorSEXP);
+    Rcpp::traits::input_parameter< int >::type n_levels(n_levelsSEXP);
+    Rcpp::traits::input_parameter< int >::type n_factors(n_factorsSEXP);
+    cpp_set_loading_map(ptr, sparse, row_level, x_factor, z_factor, n_levels, n_factors);
+    return R_NilValue;
+END_RCPP
+}
+// cpp_set_loadings
+void cpp_set_loadings(SEXP ptr, bool sparse, Rcpp::NumericMatrix lambda);
+RcppExport SEXP _glamm_cpp_set_loadings(SEXP ptrSEXP, SEXP sparseSEXP, SEXP lambdaSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< bool >::type sparse(sparseSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type lambda(lambdaSEXP);
+    cpp_set_loadings(ptr, sparse, lambda);
+    return R_NilValue;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_codes", (DL_FUNC) &_glamm_cpp_codes, 0},
@@ -295,6 +323,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_family_floor", (DL_FUNC) &_glamm_cpp_family_floor, 5},
     {"_glamm_cpp_run_codes", (DL_FUNC) &_glamm_cpp_run_codes, 2},
     {"_glamm_cpp_nested_parent", (DL_FUNC) &_glamm_cpp_nested_parent, 3},
+    {"_glamm_cpp_set_loading_map", (DL_FUNC) &_glamm_cpp_set_loading_map, 7},
+    {"_glamm_cpp_set_loadings", (DL_FUNC) &_glamm_cpp_set_loadings, 3},
     {NULL, NULL, 0}
 };
 

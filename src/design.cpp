@@ -24,6 +24,18 @@ Design::Design(const Eigen::Map<const MatrixXd>& X, const Eigen::Map<const Vecto
     throw std::invalid_argument("offset must have one value per row (or none)");
 }
 
+void Design::set_loading_map(const std::vector<int>& row_level, const std::vector<int>& x_factor,
+                             const std::vector<std::vector<int> >& z_factor, int n_loading_rows,
+                             int n_factors) {
+  if (static_cast<int>(row_level.size()) != n() || static_cast<int>(x_factor.size()) != p() ||
+      static_cast<int>(z_factor.size()) != n_levels())
+    throw std::invalid_argument("the loading map does not match the model");
+  for (int l = 0; l < n_levels(); ++l)
+    if (static_cast<int>(z_factor[l].size()) != q(l))
+      throw std::invalid_argument("the loading map does not match the model");
+  loadings_.set_map(row_level, x_factor, z_factor, n_loading_rows, n_factors);
+}
+
 void Design::set(const VectorXd& beta, const std::vector<MatrixXd>& Lambda) {
   if (beta.size() != p() || static_cast<int>(Lambda.size()) != n_levels())
     throw std::invalid_argument("parameter dimensions do not match the model");
@@ -41,6 +53,19 @@ void Design::fill(int s, int m, double* eta_fix, Eigen::Ref<MatrixXd> T) const {
   Eigen::Map<VectorXd> eta(eta_fix, m);
   eta.noalias() = X_.middleRows(s, m) * beta_;
   if (offset_.size()) eta += offset_.segment(s, m);
+  if (loadings_.active()) {
+    loadings_.add_eta(X_, beta_, s, m, eta_fix);
+    MatrixXd Ztil;
+    for (int l = 0; l < n_levels(); ++l) {
+      if (!loadings_.loads_level(l)) {
+        T.block(0, col_[l], m, q(l)).noalias() = Z_[l].middleRows(s, m) * lambda_rev_[l];
+        continue;
+      }
+      loadings_.load_z(l, Z_[l], s, m, &Ztil);
+      T.block(0, col_[l], m, q(l)).noalias() = Ztil * lambda_rev_[l];
+    }
+    return;
+  }
   for (int l = 0; l < n_levels(); ++l)
     T.block(0, col_[l], m, q(l)).noalias() = Z_[l].middleRows(s, m) * lambda_rev_[l];
 }
@@ -49,10 +74,33 @@ void Design::backward(int s, int m, const double* ebar, const Eigen::Ref<const M
                       double* score) const {
   Eigen::Map<const VectorXd> e(ebar, m);
   Eigen::Map<VectorXd>(score, p()).noalias() += X_.middleRows(s, m).transpose() * e;
+  if (loadings_.active()) {
+    backward_loaded(s, m, ebar, Tbar, score);
+    return;
+  }
   for (int l = 0; l < n_levels(); ++l) {
     const int ql = q(l);
     Eigen::Map<MatrixXd> g(score + score_col_[l], ql, ql);
     g.noalias() += Z_[l].middleRows(s, m).transpose() * Tbar.block(0, col_[l], m, ql).rowwise().reverse();
+  }
+}
+
+void Design::backward_loaded(int s, int m, const double* ebar,
+                             const Eigen::Ref<const MatrixXd>& Tbar, double* score) const {
+  double* lscore = score + loading_col();
+  loadings_.backward_x(X_, beta_, s, m, ebar, score, lscore);
+  MatrixXd Ztil, G;
+  for (int l = 0; l < n_levels(); ++l) {
+    const int ql = q(l);
+    Eigen::Map<MatrixXd> g(score + score_col_[l], ql, ql);
+    if (!loadings_.loads_level(l)) {
+      g.noalias() += Z_[l].middleRows(s, m).transpose() * Tbar.block(0, col_[l], m, ql).rowwise().reverse();
+      continue;
+    }
+    loadings_.load_z(l, Z_[l], s, m, &Ztil);
+    g.noalias() += Ztil.transpose() * Tbar.block(0, col_[l], m, ql).rowwise().reverse();
+    G.noalias() = Tbar.block(0, col_[l], m, ql) * lambda_rev_[l].transpose();
+    loadings_.backward_z(l, Z_[l], s, m, G, lscore);
   }
 }
 

@@ -10,11 +10,15 @@
 // Backward, from the integrators' adjoints ebar_i = dlogL/deta_fix_i and
 // Tbar_i = dlogL/dT_i:
 //   dlogL/dbeta += x_i ebar_i,   dlogL/dLambda_l += z_il (Tbar_il P_l).
+// With factor loadings (loadings.h) x_i and z_il are the loaded rows xtil_i,
+// ztil_il, and the score vector ends with the loadings' gradient.
 #ifndef GLAMM_DESIGN_H
 #define GLAMM_DESIGN_H
 
 #include <RcppEigen.h>
 #include <vector>
+
+#include "loadings.h"
 
 namespace glamm {
 
@@ -30,8 +34,15 @@ class Design {
   int q(int level) const { return static_cast<int>(Z_[level].cols()); }
   int col(int level) const { return col_[level]; }  // first column of the level in T
   int R() const { return col_.back(); }
-  // Length of a score vector: beta, then vec(Lambda_l) for each level.
-  int n_score() const { return score_col_.back(); }
+  // Length of a score vector: beta, then vec(Lambda_l) for each level, then
+  // vec(lambda) of the loadings (if any).
+  int n_score() const { return score_col_.back() + loadings_.n_values(); }
+  int loading_col() const { return score_col_.back(); }
+  int n_loadings() const { return loadings_.n_values(); }
+  void set_loading_map(const std::vector<int>& row_level, const std::vector<int>& x_factor,
+                       const std::vector<std::vector<int> >& z_factor, int n_loading_rows,
+                       int n_factors);
+  void set_loadings(const Eigen::MatrixXd& lambda) { loadings_.set_values(lambda); }
   int score_col(int level) const { return score_col_[level]; }
 
   // Sets the parameters (Lambda_l lower triangular, innermost level first).
@@ -43,12 +54,16 @@ class Design {
                 double* score) const;
 
  private:
+  void backward_loaded(int s, int m, const double* ebar,
+                       const Eigen::Ref<const Eigen::MatrixXd>& Tbar, double* score) const;
+
   Eigen::Map<const Eigen::MatrixXd> X_;
   Eigen::Map<const Eigen::VectorXd> offset_;
   std::vector<Eigen::Map<const Eigen::MatrixXd> > Z_;
   std::vector<int> col_, score_col_;
   Eigen::VectorXd beta_;
   std::vector<Eigen::MatrixXd> lambda_rev_;  // Lambda_l P_l
+  Loadings loadings_;
 };
 
 }  // namespace glamm

@@ -96,6 +96,7 @@ Rcpp::List evaluate(Engine& model, const Rcpp::NumericVector& beta, const Rcpp::
     for (size_t l = 0; l < g.lambda.size(); ++l) gl[l] = g.lambda[l];
     out["grad_lambda"] = gl;
     out["grad_psi"] = g.psi;
+    if (g.loading.size()) out["grad_loading"] = g.loading;
     if (scores) out["scores"] = g.scores;
   }
   return out;

@@ -248,6 +248,7 @@ int Model::run(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const 
       grad->lambda[l] = Eigen::Map<const MatrixXd>(total.data() + design_.score_col(l), q, q);
     }
     grad->psi = total.tail(n_extra);
+    grad->loading = total.segment(design_.loading_col(), design_.n_loadings());
     if (want_scores) grad->scores = score_.transpose();
   }
   return 0;

@@ -23,7 +23,8 @@ struct Gradient {
   Eigen::VectorXd beta;
   std::vector<Eigen::MatrixXd> lambda;  // q_l x q_l, lower triangle meaningful
   Eigen::VectorXd psi;
-  Eigen::MatrixXd scores;  // n_top x (p + sum q_l^2 + n_extra), when asked
+  Eigen::VectorXd loading;  // vec of the loading matrix (loadings.h); empty without
+  Eigen::MatrixXd scores;  // n_top x (p + sum q_l^2 + n_loadings + n_extra), when asked
 };
 
 struct LevelPosterior {
@@ -60,6 +61,9 @@ class Model {
         const ModeControl& ctl, bool use_tree);
 
   int n_extra() const { return family_->n_extra(); }
+  // Factor loadings (loadings.h): the map once, then the values before eval().
+  Design& design() { return design_; }
+  void loadings_changed() { score_.resize(design_.n_score() + family_->n_extra(), score_.cols()); }
 
   // Log-likelihood (sum over top clusters; R adds the constant); gradient when
   // grad != nullptr (with per-top-cluster scores when want_scores). Returns

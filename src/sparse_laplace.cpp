@@ -264,6 +264,7 @@ void SparseLaplace::gradient(Gradient* grad, bool want_scores) {
     grad->lambda[l] = Eigen::Map<const MatrixXd>(total.data() + design_.score_col(l), q, q);
   }
   grad->psi = total.tail(n_extra);
+  grad->loading = total.segment(design_.loading_col(), design_.n_loadings());
   if (want_scores) grad->scores = total.transpose();
 }
 

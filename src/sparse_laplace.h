@@ -50,6 +50,8 @@ class SparseLaplace {
                 int n_threads, const ModeControl& ctl);
 
   int n_extra() const { return family_->n_extra(); }
+  Design& design() { return design_; }  // factor loadings (loadings.h)
+  void loadings_changed() {}
   int n_effects() const { return structure_.Q(); }
   // As Model::eval (likelihood.h): returns 1 when the mode search failed.
   int eval(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
