@@ -57,6 +57,10 @@ cpp_gaussian_reml <- function(X, y, offset, weights, levels, beta, Lambda, log_s
     .Call(`_glamm_cpp_gaussian_reml`, X, y, offset, weights, levels, beta, Lambda, log_sigma, max_dim, n_threads)
 }
 
+cpp_sparse_reml <- function(ptr, beta, Lambda, psi) {
+    .Call(`_glamm_cpp_sparse_reml`, ptr, beta, Lambda, psi)
+}
+
 cpp_run_codes <- function(codes_, ord) {
     .Call(`_glamm_cpp_run_codes`, codes_, ord)
 }

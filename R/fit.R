@@ -96,10 +96,6 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
     stop("survey weights (pweights, strata) are not available for crossed random effects",
          call. = FALSE)
   }
-  if (re_structure$sparse && REML) {
-    stop("REML is not available for crossed random effects yet; use REML = FALSE (maximum ",
-         "likelihood, which for the gaussian family is exact)", call. = FALSE)
-  }
   if (method == "PQL") {
     if (!is.null(survey)) stop("survey weights need method = \"ML\"", call. = FALSE)
     if (!family$family %in% c("binomial", "poisson")) {

@@ -87,6 +87,7 @@ build_sparse_objective <- function(X, levels, resp, offset, family, control) {
     cpp_sparse_posterior(model, beta, lambda, psi)
   }
   objective$sparse <- TRUE
+  objective$constant <- resp$constant  # for the REML pass (R/reml.R)
   objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
   objective
 }

@@ -408,3 +408,32 @@ Rcpp::List cpp_gaussian_reml(SEXP X, SEXP y, SEXP offset, SEXP weights, Rcpp::Li
                             Rcpp::Named("loglik_grad_lambda") = ll_gl,
                             Rcpp::Named("loglik_grad_log_sigma") = term.loglik_grad_log_sigma);
 }
+
+// The sparse Laplace's log-likelihood with its gradient and the REML term
+// -1/2 log|X'V^-1X| with its gradient (sparse_reml.cpp), in the list of
+// cpp_gaussian_reml(), for a gaussian identity-link model.
+// [[Rcpp::export]]
+Rcpp::List cpp_sparse_reml(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda,
+                           Rcpp::NumericVector psi) {
+  Rcpp::XPtr<glamm::SparseLaplace> model = sparse_of(ptr);
+  double ll;
+  glamm::Gradient g;
+  glamm::RemlTerm term;
+  try {
+    term.ok = model->eval(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi),
+                          &ll, &g, false) == 0 && model->reml_term(&term);
+  } catch (const glamm::Interrupted&) {
+    throw Rcpp::internal::InterruptedException();
+  }
+  if (!term.ok) return Rcpp::List::create(Rcpp::Named("ok") = false);
+  Rcpp::List gl(term.grad_lambda.size()), ll_gl(g.lambda.size());
+  for (size_t l = 0; l < term.grad_lambda.size(); ++l) gl[l] = term.grad_lambda[l];
+  for (size_t l = 0; l < g.lambda.size(); ++l) ll_gl[l] = g.lambda[l];
+  return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("value") = term.value,
+                            Rcpp::Named("M") = term.M, Rcpp::Named("grad_lambda") = gl,
+                            Rcpp::Named("grad_log_sigma") = term.grad_log_sigma,
+                            Rcpp::Named("loglik") = ll,
+                            Rcpp::Named("loglik_grad_beta") = g.beta,
+                            Rcpp::Named("loglik_grad_lambda") = ll_gl,
+                            Rcpp::Named("loglik_grad_log_sigma") = g.psi[0]);
+}

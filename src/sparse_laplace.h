@@ -28,6 +28,7 @@
 #include "cluster.h"
 #include "design.h"
 #include "family.h"
+#include "gaussian_reml.h"
 #include "likelihood.h"
 #include "schur_factor.h"
 #include "sparse_structure.h"
@@ -57,6 +58,10 @@ class SparseLaplace {
   // Modes and (H^{-1}) blocks per cluster; loglik has one element.
   int posterior(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
                 const Eigen::VectorXd& psi, Posterior* post);
+  // After a successful eval() of a gaussian identity-link model: the REML
+  // term -1/2 log|X'V^-1X|, X'V^-1X and the term's gradient in Lambda and
+  // log(sigma) (sparse_reml.cpp); false when X'V^-1X is not positive definite.
+  bool reml_term(RemlTerm* out);
 
  private:
   typedef Eigen::SimplicialLLT<Eigen::SparseMatrix<double>, Eigen::Upper,
