@@ -126,12 +126,15 @@ dense_reml_loglik <- function(ml, par, gradient, log_det_B) {
   }
   p <- ml$p
   constant <- if (isTRUE(ml$sparse)) ml$constant else ml$engine_data$constant
-  out <- r$loglik + constant + p / 2 * log(2 * pi) + r$value + log_det_B
+  # Rows dropped by the compression of gaussian leaves (R/gaussian-compress.R).
+  dropped <- ml$dropped_rows %||% 0
+  out <- r$loglik + constant + p / 2 * log(2 * pi) + r$value + log_det_B -
+    dropped * (log(sqrt(2 * pi)) + par[length(par)])
   if (gradient) {
     free <- function(g) unlist(Map(function(gl, pat) gl[pat], g, ml$patterns))
     attr(out, "gradient") <- c(r$loglik_grad_beta,
                                free(r$loglik_grad_lambda) + free(r$grad_lambda),
-                               r$loglik_grad_log_sigma + r$grad_log_sigma)
+                               r$loglik_grad_log_sigma + r$grad_log_sigma - dropped)
   }
   out
 }

@@ -235,6 +235,19 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_compress_rows
+Rcpp::List cpp_compress_rows(SEXP A, Rcpp::IntegerVector run_start, double threshold);
+RcppExport SEXP _glamm_cpp_compress_rows(SEXP ASEXP, SEXP run_startSEXP, SEXP thresholdSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type A(ASEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type run_start(run_startSEXP);
+    Rcpp::traits::input_parameter< double >::type threshold(thresholdSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_compress_rows(A, run_start, threshold));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_run_codes
 Rcpp::IntegerVector cpp_run_codes(SEXP codes_, Rcpp::IntegerVector ord);
 RcppExport SEXP _glamm_cpp_run_codes(SEXP codes_SEXP, SEXP ordSEXP) {
@@ -277,6 +290,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_selected_inverse", (DL_FUNC) &_glamm_cpp_selected_inverse, 1},
     {"_glamm_cpp_gaussian_reml", (DL_FUNC) &_glamm_cpp_gaussian_reml, 10},
     {"_glamm_cpp_sparse_reml", (DL_FUNC) &_glamm_cpp_sparse_reml, 4},
+    {"_glamm_cpp_compress_rows", (DL_FUNC) &_glamm_cpp_compress_rows, 3},
     {"_glamm_cpp_run_codes", (DL_FUNC) &_glamm_cpp_run_codes, 2},
     {"_glamm_cpp_nested_parent", (DL_FUNC) &_glamm_cpp_nested_parent, 3},
     {NULL, NULL, 0}

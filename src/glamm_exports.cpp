@@ -6,9 +6,11 @@
 #include <RcppEigen.h>
 #include <R_ext/Altrep.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "codes.h"
+#include "compress_rows.h"
 #include "gaussian_reml.h"
 #include "interrupt.h"
 #include "likelihood.h"
@@ -436,4 +438,19 @@ Rcpp::List cpp_sparse_reml(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda
                             Rcpp::Named("loglik_grad_beta") = g.beta,
                             Rcpp::Named("loglik_grad_lambda") = ll_gl,
                             Rcpp::Named("loglik_grad_log_sigma") = g.psi[0]);
+}
+
+// Gaussian rows compressed within runs (compress_rows.cpp): A is n x k,
+// run_start the 0-based first rows of the runs followed by n. Returns the
+// rows (n_out x k) and the 1-based run of each.
+// [[Rcpp::export]]
+Rcpp::List cpp_compress_rows(SEXP A, Rcpp::IntegerVector run_start, double threshold) {
+  const int n = Rf_nrows(A);
+  std::vector<int> starts(run_start.begin(), run_start.end());
+  if (starts.empty() || starts.front() != 0 || starts.back() != n ||
+      !std::is_sorted(starts.begin(), starts.end()))
+    Rcpp::stop("'run_start' must rise from 0 to the number of rows");
+  glamm::CompressedRows out = glamm::compress_rows(matrix_map(A, n, "A"), starts, threshold);
+  Rcpp::IntegerVector run(out.run.begin(), out.run.end());
+  return Rcpp::List::create(Rcpp::Named("rows") = out.rows, Rcpp::Named("run") = run + 1);
 }
