@@ -161,6 +161,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
       build_objective(X_engine, levels, resp, offset, family, K, control, tree, survey = survey)
     })
   }
+  if (is.null(start)) begin <- profiled_start(begin$par, lower, control, objective)
   opt <- optimize_loglik(objective, begin$par, lower, control, begin$scale)
   if (control$hessian) opt <- escape_saddle(objective, newton_polish(objective, opt, control),
                                             control)

@@ -94,6 +94,14 @@ build_sparse_objective <- function(X, levels, resp, offset, family, control) {
   }
   objective$sparse <- TRUE
   objective$constant <- resp$constant  # for the REML pass (R/reml.R)
+  if (family$family == "gaussian" && family$link == "identity") {
+    # the GLS fixed effects for the profiled search (R/profile-beta.R)
+    objective$gls <- function(par) {
+      u <- objective$unpack(par)
+      r <- cpp_sparse_gls(model, u$beta, u$lambda, u$psi)
+      if (r$ok) r
+    }
+  }
   objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
   objective
 }

@@ -454,3 +454,25 @@ Rcpp::List cpp_compress_rows(SEXP A, Rcpp::IntegerVector run_start, double thres
   Rcpp::IntegerVector run(out.run.begin(), out.run.end());
   return Rcpp::List::create(Rcpp::Named("rows") = out.rows, Rcpp::Named("run") = run + 1);
 }
+
+// The GLS fixed effects of a gaussian identity-link sparse model at the
+// covariance parameters (sparse_reml.cpp), from one evaluation at beta:
+// list(ok, beta, M) with M = X'V^-1X.
+// [[Rcpp::export]]
+Rcpp::List cpp_sparse_gls(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda,
+                          Rcpp::NumericVector psi) {
+  Rcpp::XPtr<glamm::SparseLaplace> model = sparse_of(ptr);
+  double ll;
+  VectorXd b = Rcpp::as<VectorXd>(beta), step;
+  MatrixXd M;
+  bool ok;
+  try {
+    ok = model->eval(b, matrices(Lambda), Rcpp::as<VectorXd>(psi), &ll, nullptr, false) == 0 &&
+         model->gls_step(&step, &M);
+  } catch (const glamm::Interrupted&) {
+    throw Rcpp::internal::InterruptedException();
+  }
+  if (!ok) return Rcpp::List::create(Rcpp::Named("ok") = false);
+  return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("beta") = VectorXd(b + step),
+                            Rcpp::Named("M") = M);
+}

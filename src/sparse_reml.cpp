@@ -9,6 +9,9 @@
 //   d(-1/2 log|M|) / dT_ir = A_{col(i, r)} . (M^-1 E_i),
 // taken back to Lambda by the parameter layer; with dV / dlog(sigma) = 2 D^-1,
 //   d(-1/2 log|M|) / dlog(sigma) = tr(M^-1 S),  S = sum_i d_i r_i r_i'.
+// The same A and M give the GLS estimate at the covariance parameters: the
+// log-likelihood is quadratic in beta with Hessian -M, so from any beta,
+//   beta^ = beta + M^-1 X'l'   (l' at the mode).
 #include "sparse_laplace.h"
 #include "threads.h"
 
@@ -19,27 +22,47 @@ namespace glamm {
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
-bool SparseLaplace::reml_term(RemlTerm* out) {
-  const int n = structure_.n(), R = structure_.R(), Q = structure_.Q();
-  const int p = design_.p(), n_score = design_.n_score();
+void SparseLaplace::gls_parts(MatrixXd* A, MatrixXd* Res) const {
+  const int n = structure_.n(), R = structure_.R(), Q = structure_.Q(), p = design_.p();
   const Eigen::Map<const MatrixXd>& X = design_.X();
-  const VectorXd d = -d2_;
   MatrixXd B = MatrixXd::Zero(Q, p);  // T'DX
   for (int i = 0; i < n; ++i) {
-    if (d[i] == 0.0) continue;
+    const double d = -d2_[i];
+    if (d == 0.0) continue;
     const int* c = structure_.cols(i);
-    for (int r = 0; r < R; ++r) B.row(c[r]).noalias() += (d[i] * T_(i, r)) * X.row(i);
+    for (int r = 0; r < R; ++r) B.row(c[r]).noalias() += (d * T_(i, r)) * X.row(i);
   }
-  MatrixXd A(Q, p);
-  for (int j = 0; j < p; ++j) A.col(j) = solve(B.col(j));
-  MatrixXd Res(n, p);  // rows r_i'
+  A->resize(Q, p);
+  for (int j = 0; j < p; ++j) A->col(j) = solve(B.col(j));
+  Res->resize(n, p);  // rows r_i'
   parallel_for(n, n < 8192 ? 1 : n_threads_, 4096, [&](int first, int last, int) {
     for (int i = first; i < last; ++i) {
       const int* c = structure_.cols(i);
-      Res.row(i) = X.row(i);
-      for (int r = 0; r < R; ++r) Res.row(i).noalias() -= T_(i, r) * A.row(c[r]);
+      Res->row(i) = X.row(i);
+      for (int r = 0; r < R; ++r) Res->row(i).noalias() -= T_(i, r) * A->row(c[r]);
     }
   });
+}
+
+bool SparseLaplace::gls_step(Eigen::VectorXd* step, MatrixXd* M) const {
+  MatrixXd A, Res;
+  gls_parts(&A, &Res);
+  const Eigen::Map<const MatrixXd>& X = design_.X();
+  const MatrixXd M0 = X.transpose() * ((-d2_).asDiagonal() * Res);
+  *M = (M0 + M0.transpose()) / 2.0;
+  Eigen::LLT<MatrixXd> llt(*M);
+  if (llt.info() != Eigen::Success) return false;
+  *step = llt.solve(X.transpose() * d1_);  // the fixed-effects gradient X'l' at the mode
+  return step->allFinite();
+}
+
+bool SparseLaplace::reml_term(RemlTerm* out) {
+  const int n = structure_.n(), R = structure_.R();
+  const int p = design_.p(), n_score = design_.n_score();
+  const Eigen::Map<const MatrixXd>& X = design_.X();
+  const VectorXd d = -d2_;
+  MatrixXd A, Res;
+  gls_parts(&A, &Res);
   const MatrixXd DRes = d.asDiagonal() * Res;  // rows E_i'
   const MatrixXd M0 = X.transpose() * DRes;
   const MatrixXd M = (M0 + M0.transpose()) / 2.0;

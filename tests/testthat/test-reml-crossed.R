@@ -96,3 +96,23 @@ test_that("anova of crossed REML fits: refit by ML, or the REML test of the rand
   b <- suppressMessages(anova(m1, m2))
   expect_equal(a$logLik, b$logLik, tolerance = 1e-8)  # seen 6.8e-13 (absolute)
 })
+
+test_that("the GLS step of the profiled search maximizes over the fixed effects", {
+  # objective$gls (R/profile-beta.R): from any beta, the maximum of the
+  # (quadratic) log-likelihood over beta and X'V^-1X, its negative Hessian.
+  d <- reml_crossed
+  d$w <- 0.5 + (seq_len(nrow(d)) %% 4) / 2
+  f <- glamm(y ~ x + (1 + x | id) + (1 | item), data = d, weights = w)
+  obj <- fit_objective(f)
+  par <- f$par
+  k <- seq_along(par)[-seq_along(fixef(f))]
+  par[k] <- par[k] * 1.3 + 0.05
+  par[1:2] <- par[1:2] + c(1, -2)
+  r <- obj$gls(par)
+  at <- obj$loglik(c(r$beta, par[k]), gradient = TRUE)
+  expect_lt(max(abs(attr(at, "gradient")[1:2])), 1e-8)  # seen 4.6e-13
+  Hb <- loglik_hessian(obj, c(r$beta, par[k]))[1:2, 1:2]
+  expect_lt(max(abs(r$M + Hb) / max(abs(Hb))), 1e-6)  # seen 5.6e-13
+  # the profiled search ends at the joint maximum (lmer's, in the test above)
+  expect_lt(max(abs(f$optinfo$gradient)), 1e-3)
+})
