@@ -65,6 +65,18 @@ cpp_family_floor <- function(family, link, y, eta, shift) {
     .Call(`_glamm_cpp_family_floor`, family, link, y, eta, shift)
 }
 
+cpp_sparse_reml <- function(ptr, beta, Lambda, psi) {
+    .Call(`_glamm_cpp_sparse_reml`, ptr, beta, Lambda, psi)
+}
+
+cpp_compress_rows <- function(A, run_start, threshold) {
+    .Call(`_glamm_cpp_compress_rows`, A, run_start, threshold)
+}
+
+cpp_sparse_gls <- function(ptr, beta, Lambda, psi) {
+    .Call(`_glamm_cpp_sparse_gls`, ptr, beta, Lambda, psi)
+}
+
 cpp_run_codes <- function(codes_, ord) {
     .Call(`_glamm_cpp_run_codes`, codes_, ord)
 }

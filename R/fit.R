@@ -106,10 +106,6 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
     stop("the multinomial family is not available for crossed random effects yet; its ",
          "grouping factors must be nested", call. = FALSE)
   }
-  if (re_structure$sparse && REML) {
-    stop("REML is not available for crossed random effects yet; use REML = FALSE (maximum ",
-         "likelihood, which for the gaussian family is exact)", call. = FALSE)
-  }
   if (method == "PQL") {
     if (!is.null(survey)) stop("survey weights need method = \"ML\"", call. = FALSE)
     if (!family$family %in% c("binomial", "poisson")) {
@@ -184,6 +180,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   if (is.null(start)) {
     begin <- laplace_start(par0, lower, control, nAGQ, objective, build)
   }
+  if (is.null(start)) begin <- profiled_start(begin$par, lower, control, objective)
   opt <- optimize_loglik(objective, begin$par, lower, control, begin$scale)
   if (control$hessian) opt <- escape_saddle(objective, newton_polish(objective, opt, control),
                                             control)

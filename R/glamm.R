@@ -103,7 +103,7 @@
 #'   log-likelihood, AIC or likelihood-ratio test is given.
 #' @param REML `FALSE` (the default, as glmmTMB): maximum likelihood.
 #'   `TRUE`: restricted maximum likelihood for a gaussian (identity link)
-#'   model with any number of nested levels and random slopes, the criterion
+#'   model with any number of nested or crossed levels and random slopes, the criterion
 #'   of `lmer(..., REML = TRUE)`: the log of the likelihood integrated over
 #'   the fixed effects with a flat prior,
 #'   \eqn{l(\hat\beta, \theta, \sigma) + \frac{p}{2}\log(2\pi) -
@@ -116,10 +116,11 @@
 #'   REML criteria of models with different fixed effects are not
 #'   comparable: [anova.glamm()] refits REML fits by ML first (as lme4), or
 #'   refuses with `refit = FALSE`. Other families, `method = "PQL"`,
-#'   `pweights` and crossed factors give an error (glmer has no REML either). A REML evaluation
+#'   `pweights` give an error (glmer has no REML either). A REML evaluation
 #'   costs about two ML evaluations (the REML term is one more pass over the
-#'   rows, dense within each top-level cluster; a top cluster with more than
-#'   400 random effects makes it `3p + 1` ML evaluations, `p` fixed effects).
+#'   rows, dense within each top-level cluster, or for crossed factors `p`
+#'   solves with the sparse factor; a top cluster with more than 400 random
+#'   effects makes it `3p + 1` ML evaluations, `p` fixed effects).
 #' @param verbose as in lme4: print the optimizer's progress every
 #'   `verbose` iterations (the `trace` setting of [glamm_control()]).
 #' @param pweights survey (sampling) weights: a one-sided formula, or a list

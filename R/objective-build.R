@@ -5,7 +5,8 @@
 # of every level is a contiguous block) and the log-likelihood as a function
 # of the parameters. use_tree forces the nested integrator for one level;
 # sparse (the default for a tree from random_structure() that is not one)
-# the sparse global Laplace, whatever the nesting.
+# the sparse global Laplace, whatever the nesting; compress = FALSE keeps
+# gaussian rows as they are (R/gaussian-compress.R).
 # Survey weights (R/pweights.R): survey = list(row = , top = , node = ),
 # per-row vectors or NULL (1): row i's log f is raised to row[i], the
 # log-likelihood of each top cluster multiplied by its top weight, and node
@@ -14,7 +15,7 @@
 # weighted by the product of them all.
 build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
                             tree = tree_order(levels), use_tree = FALSE, survey = NULL,
-                            sparse = isTRUE(tree$sparse)) {
+                            sparse = isTRUE(tree$sparse), compress = TRUE) {
   codes <- family_codes(family)
   if (sparse) return(build_sparse_objective(X, levels, resp, offset, family, control))
   # Data already sorted by cluster are passed as they are (no copy of X);
@@ -45,6 +46,9 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
                n_categories = length(resp$levels), nAGQ = as.integer(nAGQ),
                n_threads = control$nthreads, mode_tol = control$mode.tol,
                mode_maxit = control$mode.maxit, use_tree = use_tree)
+  # Gaussian rows compressed within leaves (R/gaussian-compress.R).
+  compressed <- if (compress) compress_gaussian(args, family, control)
+  if (!is.null(compressed)) args <- compressed$args
   model <- do.call(cpp_model_new, args)
   patterns <- lapply(levels, function(l) l$pattern)
   extra <- extra_parameters(family, resp$levels)
@@ -56,9 +60,11 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
   objective$engine_args <- args
   # The sorted rows, for the dense gaussian pass of REML (R/reml.R).
   objective$engine_data <- list(X = args$X, y = args$y, weights = args$weights,
-                                offset = args$offset, levels = engine_levels,
+                                offset = args$offset, levels = args$levels,
                                 constant = constant, nthreads = control$nthreads)
-  shard_objective(objective, control)
+  objective <- shard_objective(objective, control)
+  if (!is.null(compressed)) objective <- restore_dropped_rows(objective, compressed)
+  objective
 }
 
 # The sparse global Laplace's model object (rows in their own order, each
@@ -87,6 +93,15 @@ build_sparse_objective <- function(X, levels, resp, offset, family, control) {
     cpp_sparse_posterior(model, beta, lambda, psi)
   }
   objective$sparse <- TRUE
+  objective$constant <- resp$constant  # for the REML pass (R/reml.R)
+  if (family$family == "gaussian" && family$link == "identity") {
+    # the GLS fixed effects for the profiled search (R/profile-beta.R)
+    objective$gls <- function(par) {
+      u <- objective$unpack(par)
+      r <- cpp_sparse_gls(model, u$beta, u$lambda, u$psi)
+      if (r$ok) r
+    }
+  }
   objective$typsize <- typical_sizes(X, levels, resp, family, extra$n)
   objective
 }

@@ -16,6 +16,8 @@
 #   Woodbury within each top cluster, that also gives l and its gradient (so
 #   the ML engine is not called), used when no top cluster has more than
 #   `dense_max` random effects (its dense factor stays cheap);
+# * for crossed factors, the sparse Laplace's own evaluation and factor
+#   (src/sparse_reml.cpp): p solves with H and two passes over the rows;
 # * otherwise, the ML engine's value and exact gradient at shifted fixed
 #   effects. With l(beta + v) = l + g'v - v'M v / 2 exactly, for the
 #   fixed-effects gradient g and any covariance parameter psi:
@@ -41,8 +43,15 @@ reml_objective <- function(ml, from_internal = diag(ml$p), shifts = FALSE) {
   log_det_B <- if (p > 0) {
     as.numeric(determinant(from_internal, logarithm = TRUE)$modulus)
   } else 0
-  dense <- !shifts && !is.null(ml$engine_data) &&
-    max_top_dimension(ml$engine_data$levels, ml$patterns) <= dense_max
+  path <- if (shifts) {
+    "shifts"
+  } else if (isTRUE(ml$sparse)) {
+    "sparse"
+  } else if (!is.null(ml$engine_data) &&
+             max_top_dimension(ml$engine_data$levels, ml$patterns) <= dense_max) {
+    "dense"
+  } else "shifts"
+  dense <- path != "shifts"
   term <- if (dense) dense_reml_term(ml) else shifted_reml_term(ml)
   loglik <- function(par, gradient = FALSE, scores = FALSE) {
     if (scores) stop("per-cluster scores are not available for REML fits", call. = FALSE)
@@ -72,7 +81,7 @@ reml_objective <- function(ml, from_internal = diag(ml$p), shifts = FALSE) {
     crossprod(Binv, M %*% Binv)
   }
   out$REML <- TRUE
-  out$reml_path <- if (dense) "dense" else "shifts"
+  out$reml_path <- path
   out
 }
 
@@ -92,10 +101,15 @@ max_top_dimension <- function(levels, patterns) {
   max(dims)
 }
 
-# The dense gaussian pass at par (NULL when V is not positive definite).
+# The dense gaussian pass at par, or the sparse Laplace's evaluation with its
+# REML term for crossed factors (NULL when V is not positive definite).
 dense_pass <- function(ml, par) {
-  data <- ml$engine_data
   u <- ml$unpack(par)
+  if (isTRUE(ml$sparse)) {
+    r <- cpp_sparse_reml(ml$model, u$beta, u$lambda, u$psi)
+    return(if (r$ok) r)
+  }
+  data <- ml$engine_data
   r <- cpp_gaussian_reml(data$X, data$y, data$offset, data$weights, data$levels, u$beta,
                          u$lambda, u$psi[1], dense_max, data$nthreads)
   if (r$ok) r
@@ -111,12 +125,16 @@ dense_reml_loglik <- function(ml, par, gradient, log_det_B) {
     return(out)
   }
   p <- ml$p
-  out <- r$loglik + ml$engine_data$constant + p / 2 * log(2 * pi) + r$value + log_det_B
+  constant <- if (isTRUE(ml$sparse)) ml$constant else ml$engine_data$constant
+  # Rows dropped by the compression of gaussian leaves (R/gaussian-compress.R).
+  dropped <- ml$dropped_rows %||% 0
+  out <- r$loglik + constant + p / 2 * log(2 * pi) + r$value + log_det_B -
+    dropped * (log(sqrt(2 * pi)) + par[length(par)])
   if (gradient) {
     free <- function(g) unlist(Map(function(gl, pat) gl[pat], g, ml$patterns))
     attr(out, "gradient") <- c(r$loglik_grad_beta,
                                free(r$loglik_grad_lambda) + free(r$grad_lambda),
-                               r$loglik_grad_log_sigma + r$grad_log_sigma)
+                               r$loglik_grad_log_sigma + r$grad_log_sigma - dropped)
   }
   out
 }

@@ -193,8 +193,9 @@ source_sample <- function(key, rows) {
 source_engine <- function(key, engine_key, scaling, nAGQ, control) {
   tryCatch({
     s <- shard_store[[key]]
+    # (gaussian rows stay uncompressed: the master sums the engines' values)
     objective <- build_objective(scaled_design(s$X, scaling), s$levels, s$resp, s$offset,
-                                 s$family, nAGQ, control, s$tree)
+                                 s$family, nAGQ, control, s$tree, compress = FALSE)
     shard_store[[engine_key]] <- objective$model
     TRUE
   }, error = function(e) e)

@@ -136,7 +136,10 @@ not_nested_message <- function(factors, labels, l) {
                    labels[l + 1L], labels[l], labels[l + 1L]))
   }
   crossed <- sprintf("%s and %s are crossed, not nested", labels[l], labels[l + 1L])
-  unsupported <- "crossed grouping factors are not supported yet"
+  # check_nesting() serves the nested integrator; glamm() sends factors that
+  # do not nest to the sparse Laplace before it (random_structure()).
+  unsupported <- paste0("the nested integrator needs nested factors (glamm() fits crossed ",
+                        "factors by the Laplace approximation over all random effects)")
   # The factor with fewer clusters is the likelier to reuse its labels, and
   # the other factor of the pair the likelier to be its parent.
   sizes <- c(n_clusters(factors[[l]]), n_clusters(factors[[l + 1L]]))

@@ -11,6 +11,8 @@
 #   BENCH_ITEMS=<k>       items (default 100): persons x items rows
 #   BENCH_LARGE_PERSONS=<m>  also fit glamm alone on m persons with 100 of
 #                         1000 items each (m = 10000: 1e6 rows; default 0, skipped)
+#   BENCH_LARGE_PEERS=1   fit the large design by glmer and glmmTMB as well
+#                         (hours of CPU for glmer; run only on an idle machine)
 #
 # Writes the tables to stdout and to bench/results-crossed.md.
 
@@ -20,6 +22,7 @@ nthreads <- as.integer(Sys.getenv("BENCH_THREADS", "2"))
 n_person <- as.integer(Sys.getenv("BENCH_PERSONS", "1000"))
 n_item <- as.integer(Sys.getenv("BENCH_ITEMS", "100"))
 n_large <- as.integer(Sys.getenv("BENCH_LARGE_PERSONS", "0"))
+large_peers <- identical(Sys.getenv("BENCH_LARGE_PEERS"), "1")
 loadavg <- function() tryCatch(sub("^(\\S+ \\S+ \\S+).*", "\\1", readLines("/proc/loadavg", n = 1)),
                                 error = function(e) NA)
 load_start <- loadavg()
@@ -105,11 +108,26 @@ if (n_large > 0) {
   d$item <- factor(d$item)
   g <- timed(glamm(formula, data = d, family = binomial,
                    control = glamm_control(nthreads = nthreads)))
-  large <- sprintf(paste0("glamm alone, binomial, %d persons x 100 of 1000 items (%d rows): ",
+  large <- sprintf(paste0("glamm, binomial, %d persons x 100 of 1000 items (%d rows): ",
                           "%.1f s elapsed, %.1f s CPU, log-likelihood %.2f, %d evaluations"),
                    n_large, nrow(d), g$time, g$cpu, as.numeric(logLik(g$value)),
                    g$value$optinfo$evaluations[[1]])
-  cat(large, "\n")
+  peer_line <- function(name, r) {
+    sprintf(paste0("%s on the same data: %.1f s elapsed (%.1f times glamm's), %.1f s CPU, ",
+                   "log-likelihood %.2f (glamm's minus it: %.3g)"),
+            name, r$time, r$time / g$time, r$cpu, as.numeric(logLik(r$value)),
+            as.numeric(logLik(g$value)) - as.numeric(logLik(r$value)))
+  }
+  if (large_peers && have_lme4) {
+    large <- c(large, peer_line("glmer (nAGQ = 1)",
+                                timed(lme4::glmer(formula, data = d, family = binomial, nAGQ = 1))))
+  }
+  if (large_peers && have_tmb) {
+    large <- c(large, peer_line("glmmTMB", timed(glmmTMB::glmmTMB(
+      formula, data = d, family = binomial,
+      control = glmmTMB::glmmTMBControl(parallel = nthreads)))))
+  }
+  cat(large, sep = "\n")
 }
 
 md_row <- function(r) paste0("| ", paste(r, collapse = " | "), " |")
@@ -124,7 +142,7 @@ lines <- c(
   vapply(seq_len(nrow(results)), function(i) md_row(unlist(results[i, ])), ""),
   "", "A `loglik - glamm` below -1e-4 means that fitter stopped short of the maximum",
   "(glmer with its default settings does so on the binary model).",
-  if (!is.null(large)) c("", large)
+  if (!is.null(large)) c("", paste0(large, "."))
 )
 writeLines(lines, out_file)
 cat("\nwritten to", out_file, "\n")

@@ -1,6 +1,7 @@
 # Benchmark of gaussian (linear mixed) models: glamm against lmer, by ML and
 # by REML, on simulated data with 1e5 rows (random intercept; random
-# intercept and slope; three levels). Run from the package root:
+# intercept and slope; three levels; persons crossed with items) and on
+# lme4's InstEval (73,421 ratings, students x lecturers x departments). Run from the package root:
 # `Rscript bench/gaussian.R` (GLAMM_LIB=<dir> loads glamm from that library,
 # BENCH_THREADS=<n> sets glamm's threads, default 2). Writes the table to
 # stdout and to bench/results-gaussian.md.
@@ -32,13 +33,32 @@ simulate <- function(m, n, slope = FALSE, sub = 1, seed = 1) {
   d
 }
 
+# `np` persons crossed with `ni` items, each person meeting each item with
+# probability `keep`; person SD 1, item SD 0.5, residual SD 1.
+simulate_crossed <- function(np, ni, keep, seed = 4) {
+  set.seed(seed)
+  d <- expand.grid(p = seq_len(np), i = seq_len(ni))
+  d <- d[runif(nrow(d)) < keep, ]
+  d$x1 <- rnorm(nrow(d))
+  d$y <- 1 + 0.5 * d$x1 + rnorm(np)[d$p] + rnorm(ni, 0, 0.5)[d$i] + rnorm(nrow(d))
+  d$p <- factor(d$p)
+  d$i <- factor(d$i)
+  d
+}
+inst <- lme4::InstEval
+inst$y <- as.numeric(inst$y)
+
 models <- list(
   list(name = "1 intercept (1e5 obs, 2000 cl)", data = simulate(2000, 50),
        formula = y ~ x1 + x2 + w + (1 | g)),
   list(name = "2 int+slope (1e5 obs, 2000 cl)", data = simulate(2000, 50, slope = TRUE, seed = 2),
        formula = y ~ x1 + x2 + w + (1 + x1 | g)),
   list(name = "3 three levels (1e5 obs, 2000 x 5 cl)", data = simulate(2000, 50, sub = 5, seed = 3),
-       formula = y ~ x1 + x2 + w + (1 | g/h)))
+       formula = y ~ x1 + x2 + w + (1 | g/h)),
+  list(name = "4 crossed (1e5 obs, 2000 x 100, half the cells)",
+       data = simulate_crossed(2000, 100, 0.5), formula = y ~ x1 + (1 | p) + (1 | i)),
+  list(name = "5 InstEval (73421 obs, 2972 s x 1128 d x 14 dept)", data = inst,
+       formula = y ~ service + (1 | s) + (1 | d) + (1 | dept)))
 
 time_fit <- function(expr) {
   gc()

@@ -250,6 +250,47 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_sparse_reml
+Rcpp::List cpp_sparse_reml(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda, Rcpp::NumericVector psi);
+RcppExport SEXP _glamm_cpp_sparse_reml(SEXP ptrSEXP, SEXP betaSEXP, SEXP LambdaSEXP, SEXP psiSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type Lambda(LambdaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type psi(psiSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_reml(ptr, beta, Lambda, psi));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_compress_rows
+Rcpp::List cpp_compress_rows(SEXP A, Rcpp::IntegerVector run_start, double threshold);
+RcppExport SEXP _glamm_cpp_compress_rows(SEXP ASEXP, SEXP run_startSEXP, SEXP thresholdSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type A(ASEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type run_start(run_startSEXP);
+    Rcpp::traits::input_parameter< double >::type threshold(thresholdSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_compress_rows(A, run_start, threshold));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sparse_gls
+Rcpp::List cpp_sparse_gls(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda, Rcpp::NumericVector psi);
+RcppExport SEXP _glamm_cpp_sparse_gls(SEXP ptrSEXP, SEXP betaSEXP, SEXP LambdaSEXP, SEXP psiSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type Lambda(LambdaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type psi(psiSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_gls(ptr, beta, Lambda, psi));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_run_codes
 Rcpp::IntegerVector cpp_run_codes(SEXP codes_, Rcpp::IntegerVector ord);
 RcppExport SEXP _glamm_cpp_run_codes(SEXP codes_SEXP, SEXP ordSEXP) {
@@ -321,6 +362,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_selected_inverse", (DL_FUNC) &_glamm_cpp_selected_inverse, 1},
     {"_glamm_cpp_gaussian_reml", (DL_FUNC) &_glamm_cpp_gaussian_reml, 10},
     {"_glamm_cpp_family_floor", (DL_FUNC) &_glamm_cpp_family_floor, 5},
+    {"_glamm_cpp_sparse_reml", (DL_FUNC) &_glamm_cpp_sparse_reml, 4},
+    {"_glamm_cpp_compress_rows", (DL_FUNC) &_glamm_cpp_compress_rows, 3},
+    {"_glamm_cpp_sparse_gls", (DL_FUNC) &_glamm_cpp_sparse_gls, 4},
     {"_glamm_cpp_run_codes", (DL_FUNC) &_glamm_cpp_run_codes, 2},
     {"_glamm_cpp_nested_parent", (DL_FUNC) &_glamm_cpp_nested_parent, 3},
     {"_glamm_cpp_set_loading_map", (DL_FUNC) &_glamm_cpp_set_loading_map, 7},

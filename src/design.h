@@ -29,6 +29,7 @@ class Design {
          const std::vector<Eigen::Map<const Eigen::MatrixXd> >& Z);
 
   int n() const { return static_cast<int>(X_.rows()); }
+  const Eigen::Map<const Eigen::MatrixXd>& X() const { return X_; }
   int p() const { return static_cast<int>(X_.cols()); }
   int n_levels() const { return static_cast<int>(Z_.size()); }
   int q(int level) const { return static_cast<int>(Z_[level].cols()); }

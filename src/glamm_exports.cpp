@@ -6,9 +6,11 @@
 #include <RcppEigen.h>
 #include <R_ext/Altrep.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "codes.h"
+#include "compress_rows.h"
 #include "family_floor.h"
 #include "gaussian_reml.h"
 #include "interrupt.h"
@@ -437,4 +439,70 @@ double cpp_family_floor(int family, int link, Rcpp::NumericVector y, Rcpp::Numer
   std::unique_ptr<glamm::Family> f = glamm::make_family(family, link, 0);
   return glamm::family_floor(*f, y.begin(), eta.begin(), static_cast<int>(y.size()),
                              shift.begin(), static_cast<int>(shift.size()));
+}
+
+// The sparse Laplace's log-likelihood with its gradient and the REML term
+// -1/2 log|X'V^-1X| with its gradient (sparse_reml.cpp), in the list of
+// cpp_gaussian_reml(), for a gaussian identity-link model.
+// [[Rcpp::export]]
+Rcpp::List cpp_sparse_reml(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda,
+                           Rcpp::NumericVector psi) {
+  Rcpp::XPtr<glamm::SparseLaplace> model = sparse_of(ptr);
+  double ll;
+  glamm::Gradient g;
+  glamm::RemlTerm term;
+  try {
+    term.ok = model->eval(Rcpp::as<VectorXd>(beta), matrices(Lambda), Rcpp::as<VectorXd>(psi),
+                          &ll, &g, false) == 0 && model->reml_term(&term);
+  } catch (const glamm::Interrupted&) {
+    throw Rcpp::internal::InterruptedException();
+  }
+  if (!term.ok) return Rcpp::List::create(Rcpp::Named("ok") = false);
+  Rcpp::List gl(term.grad_lambda.size()), ll_gl(g.lambda.size());
+  for (size_t l = 0; l < term.grad_lambda.size(); ++l) gl[l] = term.grad_lambda[l];
+  for (size_t l = 0; l < g.lambda.size(); ++l) ll_gl[l] = g.lambda[l];
+  return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("value") = term.value,
+                            Rcpp::Named("M") = term.M, Rcpp::Named("grad_lambda") = gl,
+                            Rcpp::Named("grad_log_sigma") = term.grad_log_sigma,
+                            Rcpp::Named("loglik") = ll,
+                            Rcpp::Named("loglik_grad_beta") = g.beta,
+                            Rcpp::Named("loglik_grad_lambda") = ll_gl,
+                            Rcpp::Named("loglik_grad_log_sigma") = g.psi[0]);
+}
+
+// Gaussian rows compressed within runs (compress_rows.cpp): A is n x k,
+// run_start the 0-based first rows of the runs followed by n. Returns the
+// rows (n_out x k) and the 1-based run of each.
+// [[Rcpp::export]]
+Rcpp::List cpp_compress_rows(SEXP A, Rcpp::IntegerVector run_start, double threshold) {
+  const int n = Rf_nrows(A);
+  std::vector<int> starts(run_start.begin(), run_start.end());
+  if (starts.empty() || starts.front() != 0 || starts.back() != n ||
+      !std::is_sorted(starts.begin(), starts.end()))
+    Rcpp::stop("'run_start' must rise from 0 to the number of rows");
+  glamm::CompressedRows out = glamm::compress_rows(matrix_map(A, n, "A"), starts, threshold);
+  Rcpp::IntegerVector run(out.run.begin(), out.run.end());
+  return Rcpp::List::create(Rcpp::Named("rows") = out.rows, Rcpp::Named("run") = run + 1);
+}
+
+// The GLS fixed effects of a gaussian identity-link sparse model at the
+// covariance parameters (sparse_reml.cpp), from one evaluation at beta:
+// list(ok, beta, M) with M = X'V^-1X.
+// [[Rcpp::export]]
+Rcpp::List cpp_sparse_gls(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda,
+                          Rcpp::NumericVector psi) {
+  Rcpp::XPtr<glamm::SparseLaplace> model = sparse_of(ptr);
+  double ll;
+  VectorXd b = Rcpp::as<VectorXd>(beta), step;
+  MatrixXd M;
+  bool ok;
+  try {
+    ok = model->eval(b, matrices(Lambda), Rcpp::as<VectorXd>(psi), &ll, nullptr, false) == 0 &&
+         model->gls_step(&step, &M);
+  } catch (const glamm::Interrupted&) {
+    throw Rcpp::internal::InterruptedException();
+  }
+  if (!ok) return Rcpp::List::create(Rcpp::Named("ok") = false);
+  return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("beta") = VectorXd(b + step),
+                            Rcpp::Named("M") = M);
 }

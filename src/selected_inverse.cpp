@@ -3,7 +3,8 @@
 // v_t = sum_s L_{r_s j} Z_{r_t r_s} is gathered by walking, for each s, the
 // stored lower part of column r_s of Z (rows >= r_s): an entry Z_{i r_s}
 // with i = r_t adds L_{r_s j} Z_{i r_s} to v_t and, when i > r_s, its mirror
-// L_{r_t j} Z_{r_s i} to v_s.
+// L_{r_t j} Z_{r_s i} to v_s. Pairs of rows that both lie in the dense
+// trailing block are read from its dense inverse instead.
 #include "selected_inverse.h"
 #include "threads.h"
 
@@ -75,7 +76,16 @@ void selected_inverse(const Eigen::SparseMatrix<double>& L, Eigen::VectorXd& Z,
     const int last_row = Li[p1 - 1];
     for (int t = 0; t < m; ++t) work[Li[p0 + 1 + t]] = t;
     v.assign(m, 0.0);
-    for (int s = 0; s < m; ++s) {
+    // Rows in the dense block: their pairs straight from Zd (walking the
+    // block's long columns would cost a column's length per row).
+    const int first_dense = static_cast<int>(
+        std::lower_bound(Li + p0 + 1, Li + p1, c0) - (Li + p0 + 1));
+    for (int s = first_dense; s < m; ++s) {
+      const double ls = Lx[p0 + 1 + s];
+      const double* zcol = Zd.data() + static_cast<size_t>(Li[p0 + 1 + s] - c0) * nd;
+      for (int t = first_dense; t < m; ++t) v[t] += zcol[Li[p0 + 1 + t] - c0] * ls;
+    }
+    for (int s = 0; s < first_dense; ++s) {
       const int k = Li[p0 + 1 + s];
       const double lkj = Lx[p0 + 1 + s];
       for (int p = Lp[k]; p < Lp[k + 1]; ++p) {

@@ -4,6 +4,7 @@
 // in parallel over chunks of ROW_CHUNK rows with results per row or per
 // chunk; the scatter of rows into H and into T' v is serial in row order.
 #include "sparse_laplace.h"
+#include "codes.h"
 #include "interrupt.h"
 #include "selected_inverse.h"
 #include "threads.h"
@@ -58,7 +59,7 @@ SparseLaplace::SparseLaplace(const Eigen::Map<const MatrixXd>& X, const Eigen::M
                              int n_categories, int n_threads, const ModeControl& ctl)
     : design_(X, offset, z_maps(levels)), family_(make_family(family, link, n_categories)),
       structure_(level_codes(levels), static_cast<int>(X.rows())), n_threads_(n_threads),
-      ctl_(ctl) {
+      ctl_(ctl), quadratic_(family == FAMILY_GAUSSIAN && link == LINK_IDENTITY) {
   const int n = design_.n();
   auto bad = [n](const Eigen::Map<const VectorXd>& v) { return v.size() != n && v.size() != 0; };
   if (y.size() != n || bad(trials) || bad(weights))
@@ -169,6 +170,12 @@ bool SparseLaplace::find_mode(double* g_mode) {
       }
       u_.swap(u_new);
       g = g_new;
+      // A gaussian identity-link g is quadratic and H does not depend on u:
+      // one full Newton step lands on the mode, and H's factor stays valid.
+      if (quadratic_ && halvings == 0) {
+        converged = true;
+        break;
+      }
     }
     if (converged) {
       *g_mode = g;

@@ -5,7 +5,7 @@
 //   g(u) = sum_i l_i(eta_fix_i + T_i u) - |u|^2 / 2 ,
 //   log L ~= g(u^) - log|H| / 2 ,   H = T' W T + I ,  W = diag(-l''_i) at u^ ,
 // u^ by Newton's method with step halving, warm-started from the last
-// evaluation. The exact gradient (envelope theorem, the implicit derivative of
+// evaluation (for a gaussian response with the identity link, one step). The exact gradient (envelope theorem, the implicit derivative of
 // u^ and d log|H| = tr(S dH), S = H^{-1} on the pattern of the factor):
 //   h_i = T_i S T_i' / 2 ,  r_i = l'''_i h_i ,  nu = S T' r ,
 //   ebar_i = l'_i + l''_i T_i nu + r_i ,
@@ -28,6 +28,7 @@
 #include "cluster.h"
 #include "design.h"
 #include "family.h"
+#include "gaussian_reml.h"
 #include "likelihood.h"
 #include "schur_factor.h"
 #include "sparse_structure.h"
@@ -59,6 +60,13 @@ class SparseLaplace {
   // Modes and (H^{-1}) blocks per cluster; loglik has one element.
   int posterior(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
                 const Eigen::VectorXd& psi, Posterior* post);
+  // After a successful eval() of a gaussian identity-link model: the REML
+  // term -1/2 log|X'V^-1X|, X'V^-1X and the term's gradient in Lambda and
+  // log(sigma) (sparse_reml.cpp); false when X'V^-1X is not positive definite.
+  bool reml_term(RemlTerm* out);
+  // After a successful eval() of a gaussian identity-link model: the step to
+  // the GLS fixed effects, beta^ - beta, and X'V^-1X (sparse_reml.cpp).
+  bool gls_step(Eigen::VectorXd* step, Eigen::MatrixXd* M) const;
 
  private:
   typedef Eigen::SimplicialLLT<Eigen::SparseMatrix<double>, Eigen::Upper,
@@ -72,6 +80,8 @@ class SparseLaplace {
   int prepare(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
               const Eigen::VectorXd& psi, double* loglik);
   void gradient(Gradient* grad, bool want_scores);
+  // A = H^-1 T'DX and the rows r_i' = x_i' - T_i A of the REML term.
+  void gls_parts(Eigen::MatrixXd* A, Eigen::MatrixXd* Res) const;
   const Eigen::SparseMatrix<double>& factor_L() const {
     return schur_ ? schur_->L() : factor_.matrixL().nestedExpression();
   }
@@ -88,6 +98,7 @@ class SparseLaplace {
   bool factor_located_ = false;
   int n_threads_;
   ModeControl ctl_;
+  bool quadratic_;  // gaussian with the identity link: one Newton step finds the mode
   Eigen::VectorXd u_, u_warm_, eta_fix_, eta_, d1_, d2_, d3_, chunk_sum_, selected_;
   Eigen::MatrixXd T_;  // n x R
   std::vector<int> work_;

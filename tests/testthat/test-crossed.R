@@ -137,12 +137,6 @@ test_that("sharded fits are refused for crossed factors", {
                      control = glamm_control(cluster = cl)), "crossed factors have none")
 })
 
-test_that("REML is refused for crossed factors", {
-  d <- sim_crossed(18, gaussian())
-  expect_error(glamm(y ~ x + (1 | id) + (1 | item), data = d, REML = TRUE),
-               "REML is not available for crossed")
-})
-
 test_that("survey weights are refused for crossed factors", {
   d <- sim_crossed(18, binomial())
   d$w <- 1

@@ -130,16 +130,17 @@ test_that("labels reused within parents are an error suggesting school/class", {
   expect_error(check_nesting(lv),
                paste0("school and class are crossed, not nested: class 1 occurs in school 1 ",
                       "and in school 2.*\\(1 \\| school/class\\) or \\(1 \\| school:class\\); ",
-                      "crossed grouping factors are not supported yet"))
+                      "the nested integrator needs nested factors \\(glamm\\(\\) fits crossed ",
+                      "factors by the Laplace approximation"))
   # pupils numbered 1, 2 in every class: the parent to suggest is the class
   expect_error(check_nesting(levels_of(y ~ (1 | school) + (1 | class_id) + (1 | pupil))),
                "\\(1 \\| class_id/pupil\\)")
 })
 
-test_that("crossed factors are an error without a suggestion when none would nest", {
+test_that("crossed factors are an error of the nested integrator without a suggestion when none would nest", {
   # classes and pupils both numbered within their parents: no single interaction nests
   expect_error(check_nesting(levels_of(y ~ (1 | school) + (1 | class) + (1 | pupil))),
-               "crossed, not nested: class 1 occurs in school 1 and in school 2; crossed")
+               "crossed, not nested: class 1 occurs in school 1 and in school 2; the nested integ")
   msg <- tryCatch(check_nesting(levels_of(y ~ (1 | school) + (1 | class) + (1 | pupil))),
                   error = conditionMessage)
   expect_false(grepl("write the grouping factor", msg))
