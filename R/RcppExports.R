@@ -85,6 +85,14 @@ cpp_nested_parent <- function(inner_, outer_, n_inner) {
     .Call(`_glamm_cpp_nested_parent`, inner_, outer_, n_inner)
 }
 
+cpp_model_has_louis <- function(ptr) {
+    .Call(`_glamm_cpp_model_has_louis`, ptr)
+}
+
+cpp_model_louis <- function(ptr, beta, Lambda, psi, K) {
+    .Call(`_glamm_cpp_model_louis`, ptr, beta, Lambda, psi, K)
+}
+
 cpp_set_loading_map <- function(ptr, sparse, row_level, x_factor, z_factor, n_levels, n_factors) {
     invisible(.Call(`_glamm_cpp_set_loading_map`, ptr, sparse, row_level, x_factor, z_factor, n_levels, n_factors))
 }

@@ -177,7 +177,9 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   }
   if (family$family == "gaussian") check_response_location(objective, par0, resp)
   begin <- list(par = par0, scale = NULL)
-  if (is.null(start)) {
+  # With Louis' information the quadrature search takes Newton steps from
+  # par0 and needs no Laplace start.
+  if (is.null(start) && is.null(objective$hessian)) {
     begin <- laplace_start(par0, lower, control, nAGQ, objective, build)
   }
   if (is.null(start)) begin <- profiled_start(begin$par, lower, control, objective)

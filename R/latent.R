@@ -180,6 +180,16 @@ latent_objective <- function(objective, map, tree) {
     }
     value
   }
+  # The information (R/objective-build.R) with the free loadings' rows.
+  if (!is.null(base$louis)) {
+    index <- c(base$score_index, base$loading_col + map$free)
+    objective$hessian <- function(par, points) {
+      s <- split(par)
+      set_values(s$loading)
+      H <- base$louis(s$base, points)
+      if (!is.null(H)) H[index, index, drop = FALSE]
+    }
+  }
   objective$posterior <- function(beta, lambda, psi) {
     s <- split(psi)
     set_values(s$loading)

@@ -39,14 +39,32 @@ optimize_loglik <- function(objective, par0, lower, control, scale = NULL) {
          "start values far from the data or extreme covariate values or offsets; try other ",
          "'start' values (or none) or rescale the covariates", call. = FALSE)
   }
+  # With the information at hand (objective$hessian, Louis' identity),
+  # nlminb takes Newton steps in a trust region; the last good matrix stands
+  # in where a trial point's could not be computed.
+  hess <- NULL
+  if (!is.null(objective$hessian)) {
+    cache$H <- objective$hessian(par0, objective$points)
+    if (!is.null(cache$H) && all(is.finite(cache$H))) {
+      hess <- function(par) {
+        H <- objective$hessian(par, objective$points)
+        if (!is.null(H) && all(is.finite(H))) cache$H <- H
+        -cache$H
+      }
+      if (is.null(scale)) {
+        scale <- pmax(sqrt(pmax(-diag(cache$H), 0)), 1 / objective$typsize)
+      }
+    }
+  }
   if (is.null(scale)) scale <- search_scale(objective, par0, attr(init, "gradient"))
   # Each run searches over the step z = par - start: nlminb's X-convergence
   # test is relative to the size of its variables, and an intercept that
   # absorbs an offset of 1e5 stopped that test after one step, 0.06 short in
   # the gradient.
   run <- function(start) {
+    hz <- if (!is.null(hess)) function(z) hess(start + z)
     opt <- tryCatch(stats::nlminb(numeric(length(start)), function(z) fn(start + z),
-                                  function(z) gr(start + z), scale = scale,
+                                  function(z) gr(start + z), hz, scale = scale,
                                   lower = lower - start,
                                   control = list(iter.max = control$iter.max,
                                                  eval.max = control$eval.max,
@@ -189,6 +207,8 @@ newton_polish <- function(objective, opt, control) {
   g <- opt$gradient
   ll <- opt$loglik
   free <- !(par <= opt$lower & is.finite(opt$lower))
+  louis <- if (!is.null(objective$hessian)) objective$hessian(par, objective$points)
+  if (!is.null(louis)) return(louis_polish(objective, opt, control, free, louis))
   h <- hessian_steps(objective, par)
   up <- shifted_gradients(objective, par, h, 1)
   forward <- sweep(up - g, 2, h, "/")
@@ -225,6 +245,51 @@ newton_polish <- function(objective, opt, control) {
   opt$loglik <- ll
   opt$hessian <- if (identical(par, par0)) loglik_hessian(objective, par, up)
                  else loglik_hessian(objective, par)
+  opt
+}
+
+# newton_polish() with Louis' information (objective$hessian, the rules in
+# R/objective-build.R): at the fit's points for the steps, one pass each; the
+# reported Hessian at the final point at objective$information_points, or by
+# central differences where those would cost less or Louis' identity is not
+# accurate enough.
+louis_polish <- function(objective, opt, control, free, H) {
+  par <- opt$par
+  g <- opt$gradient
+  ll <- opt$loglik
+  D <- objective$typsize[free]
+  for (it in seq_len(control$polish.maxit)) {
+    info <- -((H + t(H)) / 2)[free, free, drop = FALSE] * tcrossprod(D)
+    if (inherits(tryCatch(chol(info), error = function(e) e), "error")) break
+    step <- tryCatch(D * solve(info, D * g[free]), error = function(e) NULL)
+    if (is.null(step) || any(!is.finite(step))) break
+    gain <- 0.5 * sum(g[free] * step)
+    if (!(gain > 0) || gain < 1e-12) break
+    cand <- par
+    cand[free] <- pmax(par[free] + step, opt$lower[free])
+    val <- objective$loglik(cand, gradient = TRUE)
+    if (!is.finite(val) || val < ll - 1e-10) break
+    H_cand <- objective$hessian(cand, objective$points)
+    if (is.null(H_cand)) break
+    par <- cand
+    ll <- as.numeric(val)
+    g <- attr(val, "gradient")
+    H <- H_cand
+  }
+  snapped <- snap_to_bound(objective, par, ll, opt$lower)
+  if (any(snapped != par)) {
+    par <- snapped
+    val <- objective$loglik(par, gradient = TRUE)
+    ll <- as.numeric(val)
+    g <- attr(val, "gradient")
+  }
+  Kh <- objective$information_points
+  cheaper <- !is.null(Kh) && Kh^objective$q <= length(par) * objective$nodes_per_pass
+  H <- if (cheaper) objective$hessian(par, Kh)
+  opt$par <- par
+  opt$gradient <- g
+  opt$loglik <- ll
+  opt$hessian <- if (is.null(H)) loglik_hessian(objective, par) else (H + t(H)) / 2
   opt
 }
 

@@ -49,6 +49,13 @@ source_fit <- function(formula, shards, family, nAGQ, start, control, contrasts,
     objective$set_evaluator(function(beta, lambda, psi, gradient, scores) {
       combine_shards(ask(shard_eval, engine_key, beta, lambda, psi, gradient, scores))
     })
+    if (all(unlist(ask(shard_has_louis, engine_key)))) {
+      objective[c("louis", "hessian")] <- objective$information_from(
+        function(beta, lambda, psi, points) {
+          sum_shard_hessians(ask(shard_louis, engine_key, beta, lambda, psi, points))
+        })
+      objective <- louis_rules(objective, K, nrow(info$patterns[[1]]))
+    }
     objective$posterior <- function(beta, lambda, psi) {
       combine_posteriors(ask(source_posterior, engine_key, beta, lambda, psi))
     }
@@ -66,7 +73,9 @@ source_fit <- function(formula, shards, family, nAGQ, start, control, contrasts,
              unlist(lapply(info$patterns, function(pat) ifelse(theta_is_diagonal(pat), 0, -Inf))),
              rep(-Inf, objective$n_extra))
   begin <- list(par = par0, scale = NULL)
-  if (is.null(start)) begin <- laplace_start(par0, lower, control, info$nAGQ, objective, build)
+  if (is.null(start) && is.null(objective$hessian)) {
+    begin <- laplace_start(par0, lower, control, info$nAGQ, objective, build)
+  }
   opt <- optimize_loglik(objective, begin$par, lower, control, begin$scale)
   if (control$hessian) opt <- escape_saddle(objective, newton_polish(objective, opt, control),
                                             control)

@@ -56,6 +56,13 @@ shard_eval <- function(key, beta, lambda, psi, gradient, scores) {
   tryCatch(cpp_model_eval(shard_store[[key]], beta, lambda, psi, gradient, scores),
            error = function(e) e)
 }
+shard_louis <- function(key, beta, lambda, psi, points) {
+  tryCatch(cpp_model_louis(shard_store[[key]], beta, lambda, psi, points)$hessian,
+           error = function(e) e)
+}
+shard_has_louis <- function(key) {
+  tryCatch(cpp_model_has_louis(shard_store[[key]]), error = function(e) e)
+}
 shard_drop <- function(key) {
   if (exists(key, envir = shard_store, inherits = FALSE)) rm(list = key, envir = shard_store)
   TRUE
@@ -92,6 +99,13 @@ shard_objective <- function(objective, control) {
                         ranges = ranges)
     combine_shards(parts)
   })
+  if (!is.null(objective$louis)) {
+    objective[c("louis", "hessian")] <- objective$information_from(
+      function(beta, lambda, psi, points) {
+        sum_shard_hessians(shard_call(cl, shard_louis, key, beta, lambda, psi, points,
+                                      ranges = ranges))
+      })
+  }
   objective$release <- function() try(cluster_call(cl, shard_drop, key), silent = TRUE)
   objective$n_shards <- length(ranges)
   objective
@@ -109,6 +123,12 @@ combine_shards <- function(parts) {
   out$grad_lambda <- Reduce(function(a, b) Map(`+`, a, b), lapply(parts, `[[`, "grad_lambda"))
   if (!is.null(out$scores)) out$scores <- do.call(rbind, lapply(parts, `[[`, "scores"))
   out
+}
+
+# The shards' information matrices summed in shard order (NULL when a
+# shard's mode search failed).
+sum_shard_hessians <- function(parts) {
+  if (any(vapply(parts, is.null, NA))) NULL else Reduce(`+`, parts)
 }
 
 # Makes the workers load this process's glamm: its library goes first on

@@ -316,6 +316,32 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_model_has_louis
+bool cpp_model_has_louis(SEXP ptr);
+RcppExport SEXP _glamm_cpp_model_has_louis(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_model_has_louis(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_model_louis
+Rcpp::List cpp_model_louis(SEXP ptr, Rcpp::NumericVector beta, Rcpp::List Lambda, Rcpp::NumericVector psi, int K);
+RcppExport SEXP _glamm_cpp_model_louis(SEXP ptrSEXP, SEXP betaSEXP, SEXP LambdaSEXP, SEXP psiSEXP, SEXP KSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type Lambda(LambdaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type psi(psiSEXP);
+    Rcpp::traits::input_parameter< int >::type K(KSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_model_louis(ptr, beta, Lambda, psi, K));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_set_loading_map
 void cpp_set_loading_map(SEXP ptr, bool sparse, Rcpp::IntegerVector row_level, Rcpp::IntegerVector x_factor, Rcpp::List z_factor, int n_levels, int n_factors);
 RcppExport SEXP _glamm_cpp_set_loading_map(SEXP ptrSEXP, SEXP sparseSEXP, SEXP row_levelSEXP, SEXP x_factorSEXP, SEXP z_factorSEXP, SEXP n_levelsSEXP, SEXP n_factorsSEXP) {
@@ -367,6 +393,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_sparse_gls", (DL_FUNC) &_glamm_cpp_sparse_gls, 4},
     {"_glamm_cpp_run_codes", (DL_FUNC) &_glamm_cpp_run_codes, 2},
     {"_glamm_cpp_nested_parent", (DL_FUNC) &_glamm_cpp_nested_parent, 3},
+    {"_glamm_cpp_model_has_louis", (DL_FUNC) &_glamm_cpp_model_has_louis, 1},
+    {"_glamm_cpp_model_louis", (DL_FUNC) &_glamm_cpp_model_louis, 5},
     {"_glamm_cpp_set_loading_map", (DL_FUNC) &_glamm_cpp_set_loading_map, 7},
     {"_glamm_cpp_set_loadings", (DL_FUNC) &_glamm_cpp_set_loadings, 3},
     {NULL, NULL, 0}

@@ -125,6 +125,7 @@ void cluster_eval(const Family& family, const ProductGrid& grid, const ClusterRo
   SmallMat L = llt.matrixL();
   SmallMat A = L.transpose().triangularView<Eigen::Upper>().solve(SmallMat::Identity(q, q));
   double log_det_A = -L.diagonal().array().log().sum();
+  out.transform = A;
   w.V.topRows(m).noalias() = T * A;
 
   const MatrixXd& Zn = grid.nodes;

@@ -47,6 +47,7 @@ struct ClusterOut {
   SmallVec mode, post_mean;
   SmallMat post_cov;  // posterior covariance of u (AGHQ)
   SmallMat mode_cov;  // H^{-1}: covariance of the Gaussian approximation at the mode
+  SmallMat transform;  // A = L^{-T}: the adapted nodes are mode + A z_k
 };
 
 // Evaluates one cluster from the Newton start u_start. With want_grad, writes

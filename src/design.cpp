@@ -85,6 +85,14 @@ void Design::backward(int s, int m, const double* ebar, const Eigen::Ref<const M
   }
 }
 
+void Design::add_eta_curvature(int i, double a, const double* b, Eigen::Ref<MatrixXd> H) const {
+  if (!loadings_.active()) return;
+  loadings_.add_x_curvature(X_, i, a, loading_col(), H);
+  for (int l = 0; l < n_levels(); ++l)
+    if (loadings_.loads_level(l))
+      loadings_.add_z_curvature(l, Z_[l], i, b + col_[l], score_col_[l], loading_col(), H);
+}
+
 void Design::backward_loaded(int s, int m, const double* ebar,
                              const Eigen::Ref<const MatrixXd>& Tbar, double* score) const {
   double* lscore = score + loading_col();

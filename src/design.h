@@ -53,6 +53,11 @@ class Design {
   // Adds the gradient of rows [s, s + m) into score (length n_score()).
   void backward(int s, int m, const double* ebar, const Eigen::Ref<const Eigen::MatrixXd>& Tbar,
                 double* score) const;
+  // Adds the second derivatives of row i's eta, weighted, into H (n_score x
+  // n_score): a times d2 eta_i / dtheta2 at the effects u = 0 plus its part
+  // linear in u at u = b (R values, the integrators' coordinates). Nonzero
+  // only with factor loadings (loadings.h).
+  void add_eta_curvature(int i, double a, const double* b, Eigen::Ref<Eigen::MatrixXd> H) const;
 
  private:
   void backward_loaded(int s, int m, const double* ebar,

@@ -70,6 +70,15 @@ class Model {
   // the number of top clusters whose mode search failed (then loglik = -inf).
   int eval(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
            const Eigen::VectorXd& psi, double* loglik, Gradient* grad, bool want_scores);
+  // The observed information by Louis' identity at the adapted nodes of a
+  // K-point rule per effect (cluster_hessian.h), in the score space: H is
+  // n_score x n_score, the sum over top clusters. Available for one level of
+  // random effects and families without extra parameters
+  // (louis_available()). Returns the number of top clusters whose mode
+  // search failed.
+  bool louis_available() const { return !tree_ && family_->n_extra() == 0; }
+  int louis_hessian(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
+                    const Eigen::VectorXd& psi, int K, Eigen::MatrixXd* H);
   int posterior(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
                 const Eigen::VectorXd& psi, Posterior* post);
 
@@ -85,6 +94,8 @@ class Model {
   TreeShape shape_;
   bool tree_;           // the nested integrator (else the one-level fast path)
   ProductGrid grid_;    // one-level fast path
+  ProductGrid louis_grid_;  // the last rule of louis_hessian()
+  int louis_points_ = 0;
   TreeGrids grids_;     // nested integrator
   std::vector<int> max_nodes_;
   int max_rows_, n_threads_;

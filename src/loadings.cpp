@@ -68,6 +68,31 @@ void Loadings::backward_x(const Eigen::Ref<const MatrixXd>& X, const VectorXd& b
   }
 }
 
+void Loadings::add_x_curvature(const Eigen::Ref<const MatrixXd>& X, int i, double a, int lcol,
+                               Eigen::Ref<MatrixXd> H) const {
+  const int j = row_level_[i];
+  for (const Col& c : x_cols_) {
+    const double v = a * X(i, c.col);
+    const int li = lcol + j + c.factor * n_levels_;
+    H(c.col, li) += v;
+    H(li, c.col) += v;
+  }
+}
+
+void Loadings::add_z_curvature(int l, const Eigen::Ref<const MatrixXd>& Z, int i, const double* b,
+                               int lcol_l, int lcol, Eigen::Ref<MatrixXd> H) const {
+  const int j = row_level_[i], q = static_cast<int>(Z.cols());
+  for (const Col& c : z_cols_[l]) {
+    const int li = lcol + j + c.factor * n_levels_;
+    for (int t = 0; t < q; ++t) {
+      const double v = Z(i, c.col) * b[q - 1 - t];
+      const int ci = lcol_l + c.col + t * q;
+      H(ci, li) += v;
+      H(li, ci) += v;
+    }
+  }
+}
+
 void Loadings::backward_z(int l, const Eigen::Ref<const MatrixXd>& Z, int s, int m,
                           const Eigen::Ref<const MatrixXd>& G, double* lscore) const {
   for (const Col& c : z_cols_[l])

@@ -40,6 +40,15 @@ class Loadings {
   // lscore: the loading block, column-major levels x factors).
   void backward_x(const Eigen::Ref<const Eigen::MatrixXd>& X, const Eigen::VectorXd& beta, int s,
                   int m, const double* ebar, double* score, double* lscore) const;
+  // Second derivatives of eta_i into H (n_score x n_score; the loadings'
+  // block starts at column lcol): d2 eta_i / dbeta_c dlambda_{j(i) f(c)} =
+  // x_ic, times a; and, for level l (its Lambda's block starting at column
+  // lcol_l, u_l the level's q_l effects in the reversed coordinates),
+  // d2 eta_i / dLambda_l(r, t) dlambda_{j(i) f(r)} = z_ir u_l[q_l - 1 - t] at u_l = b.
+  void add_x_curvature(const Eigen::Ref<const Eigen::MatrixXd>& X, int i, double a, int lcol,
+                       Eigen::Ref<Eigen::MatrixXd> H) const;
+  void add_z_curvature(int l, const Eigen::Ref<const Eigen::MatrixXd>& Z, int i, const double* b,
+                       int lcol_l, int lcol, Eigen::Ref<Eigen::MatrixXd> H) const;
   // Loading gradient from G (m x q_l, the adjoint of Ztil's rows).
   void backward_z(int l, const Eigen::Ref<const Eigen::MatrixXd>& Z, int s, int m,
                   const Eigen::Ref<const Eigen::MatrixXd>& G, double* lscore) const;

@@ -100,3 +100,52 @@ sim_2factor <- function(seed, n_person = 200) {
   d$person <- factor(d$person)
   d
 }
+
+# The Hessian of the 2PL's marginal log-likelihood (no regression) in glamm's
+# parameter order (beta_1..J, sigma, lambda_2..J), by Louis' identity on the
+# midpoint grid of irt_loglik_brute() (fine enough that the rule is exact to
+# far below the tolerances; G = 801 points on [-12, 12]): per person,
+#   H_p = sum_g w_pg (H_pg + s_pg s_pg') - sbar_p sbar_p',
+# with the posterior weights w_pg of the grid points and, at point u_g,
+# eta_j = beta_j + lambda_j sigma u_g, the score s_pg and Hessian H_pg of
+# sum_j log f(y_pj | eta_j).
+irt_hessian_brute <- function(par, d, G = 801) {
+  J <- nlevels(d$item)
+  beta <- par[seq_len(J)]
+  sigma <- par[J + 1]
+  lambda <- c(1, par[J + 1 + seq_len(J - 1)])
+  h <- 24 / G
+  u <- -12 + h * (seq_len(G) - 0.5)
+  k <- 2 * J
+  H <- matrix(0, k, k)
+  for (rows in split(seq_len(nrow(d)), d$person)) {
+    j <- as.integer(d$item[rows])
+    eta <- beta[j] + outer(lambda[j] * sigma, u)
+    mu <- stats::plogis(eta)
+    l1 <- d$y[rows] - mu
+    l2 <- -mu * (1 - mu)
+    lw <- colSums(irt_logf(d$y[rows], eta)) + stats::dnorm(u, log = TRUE)
+    w <- exp(lw - max(lw))
+    w <- w / sum(w)
+    # d eta / d par for each row (rows x k) at each point: beta_j: 1;
+    # sigma: lambda_j u; lambda_j (j > 1): sigma u
+    S <- matrix(0, k, G)
+    E <- matrix(0, k, k)
+    for (r in seq_along(rows)) {
+      D <- matrix(0, k, G)
+      D[j[r], ] <- 1
+      D[J + 1, ] <- lambda[j[r]] * u
+      if (j[r] > 1) D[J + j[r], ] <- sigma * u
+      S <- S + sweep(D, 2, l1[r, ], "*")
+      E <- E + D %*% (t(D) * (w * l2[r, ]))
+      if (j[r] > 1) {  # d2 eta / dsigma dlambda_j = u
+        cross <- sum(w * l1[r, ] * u)
+        E[J + 1, J + j[r]] <- E[J + 1, J + j[r]] + cross
+        E[J + j[r], J + 1] <- E[J + j[r], J + 1] + cross
+      }
+    }
+    sbar <- drop(S %*% w)
+    H <- H + E + (S %*% (t(S) * w)) - tcrossprod(sbar)
+  }
+  H
+}
