@@ -75,20 +75,20 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
 # (relative) at 5 points, 3.8e-3 at 7, 9.5e-4 at 9 and 5e-5 at 12, and
 # central differences of the exact gradient by 3e-4 at 5 points. So the
 # Newton steps of the search and the polish (which need it only roughly) take
-# it at the fit's own points from 5 points up (objective$hessian(par,
-# objective$points)), while the reported Hessian takes it at
-# objective$information_points, at least 31 points for one effect and 15 for
+# it from 5 points up (objective$hessian(par, objective$points)), while the
+# reported Hessian takes it at objective$information_points, at least 31 points for one effect and 15 for
 # two (errors of at most 1.5e-7 and 4e-6 in the tests; a latent regression
 # was off by 3.7e-6 at 21 points), where that costs less than the 2k gradients
 # of the differences (R/optimize.R); three or more effects keep the
-# differences. The objective's $louis and $hessian are NULL where Louis'
-# identity is not used at all.
+# differences. The search's steps take it at no more than 7 points (half the
+# cost of 15 on a 2PL, with the same iterations). The objective's $louis
+# and $hessian are NULL where Louis' identity is not used at all.
 louis_rules <- function(objective, nAGQ, q) {
   if (is.null(objective$louis) || any(nAGQ < 5)) {
     objective$louis <- objective$hessian <- NULL
     return(objective)
   }
-  objective$points <- nAGQ[1]
+  objective$points <- min(nAGQ[1], 7L)
   if (q <= 2) objective$information_points <- max(nAGQ[1], c(31L, 15L)[q])
   objective$nodes_per_pass <- nAGQ[1]^q
   objective$q <- q

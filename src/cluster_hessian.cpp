@@ -24,110 +24,92 @@ namespace glamm {
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
-namespace {
-
-// The rows of v (n x c) with a nonzero entry.
-void nonzero_rows(const MatrixXd& v, int c, std::vector<int>* idx) {
-  idx->clear();
-  for (int r = 0; r < v.rows(); ++r)
-    for (int j = 0; j < c; ++j)
-      if (v(r, j) != 0.0) {
-        idx->push_back(r);
-        break;
-      }
-}
-
-}  // namespace
-
 void cluster_hessian(const Family& family, const ProductGrid& grid, const ClusterRows& rows,
                      const Design& design, int s, const ClusterOut& out, const ClusterWork& w,
                      double weight, HessianWork& hw, Eigen::Ref<MatrixXd> H) {
   const int m = rows.m, q = static_cast<int>(rows.T->cols()), N = design.n_score();
-  const int n_nodes = static_cast<int>(grid.weight.size());
+  const int n_nodes = static_cast<int>(grid.weight.size()), c = q + 1;
   const MatrixXd& Zn = grid.nodes;
-  hw.U.resize(q, n_nodes);
+  const VectorXd& omega = w.omega;
+  hw.U.resize(c, n_nodes);  // (1, u_k) per node
   hw.d1.resize(m, n_nodes);
   hw.d2.resize(m, n_nodes);
-  hw.S.setZero(N, n_nodes);
-  hw.Tbar.resize(m, q);
   hw.eta.resize(m);
   hw.d3.resize(m);
-
-  // The derivatives at the nodes and the score of each node.
   for (int k = 0; k < n_nodes; ++k) {
-    hw.U.col(k) = out.mode + out.transform * Zn.col(k);
-    if (w.omega(k) == 0.0) {  // a node of negligible weight (cluster.cpp)
+    hw.U(0, k) = 1.0;
+    hw.U.col(k).tail(q) = out.mode + out.transform * Zn.col(k);
+    if (omega(k) == 0.0) {  // a node of negligible weight (cluster.cpp)
       hw.d1.col(k).setZero();
       hw.d2.col(k).setZero();
       continue;
     }
     hw.eta.noalias() = w.eta.head(m) + w.V.topRows(m) * Zn.col(k);
     family.derivs(rows.response, hw.eta.data(), m, &hw.d1(0, k), &hw.d2(0, k), hw.d3.data());
-    hw.Tbar.noalias() = hw.d1.col(k) * hw.U.col(k).transpose();
-    design.backward(s, m, &hw.d1(0, k), hw.Tbar, &hw.S(0, k));
   }
 
-  // Var_k(s_k) on the parameters this cluster touches.
-  const VectorXd& omega = w.omega;
-  hw.sbar.noalias() = hw.S * omega.head(n_nodes);
-  hw.S.colwise() -= hw.sbar;
-  nonzero_rows(hw.S, n_nodes, &hw.idx);
-  const int nz = static_cast<int>(hw.idx.size());
-  for (int a = 0; a < nz; ++a)
-    for (int b = 0; b <= a; ++b) {
-      double v = 0.0;
-      for (int k = 0; k < n_nodes; ++k) v += omega(k) * hw.S(hw.idx[a], k) * hw.S(hw.idx[b], k);
-      v *= weight;
-      H(hw.idx[a], hw.idx[b]) += v;
-      if (a != b) H(hw.idx[b], hw.idx[a]) += v;
-    }
-
-  // sum_i M_i C_i M_i' and the curvature of eta.
-  const int c = q + 1;
+  // Each row's M_i on the parameters it touches, numbered locally.
+  if (static_cast<int>(hw.local.size()) != N) hw.local.assign(N, -1);
+  hw.idx.clear();
+  hw.row_start.assign(1, 0);
+  hw.row_param.clear();
   hw.M.resize(N, c);
-  SmallMat Ci(c, c);
-  SmallVec b_i(q);
   VectorXd unit_tbar = VectorXd::Zero(q);
+  const double one = 1.0, zero = 0.0;
+  int n_values = 0;
   for (int i = 0; i < m; ++i) {
-    Ci.setZero();
-    b_i.setZero();
-    double a_i = 0.0;
-    for (int k = 0; k < n_nodes; ++k) {
-      const double om = omega(k);
-      if (om == 0.0) continue;
-      const double w2 = om * hw.d2(i, k), w1 = om * hw.d1(i, k);
-      Ci(0, 0) += w2;
-      for (int r = 0; r < q; ++r) {
-        Ci(r + 1, 0) += w2 * hw.U(r, k);
-        for (int t = 0; t <= r; ++t) Ci(r + 1, t + 1) += w2 * hw.U(r, k) * hw.U(t, k);
-      }
-      a_i += w1;
-      b_i += w1 * hw.U.col(k);
-    }
-    for (int r = 0; r < c; ++r)
-      for (int t = 0; t < r; ++t) Ci(t, r) = Ci(r, t);
     hw.M.setZero();
-    const double one = 1.0, zero = 0.0;
     design.backward(s + i, 1, &one, unit_tbar.transpose(), &hw.M(0, 0));
     for (int r = 0; r < q; ++r) {
       unit_tbar(r) = 1.0;
       design.backward(s + i, 1, &zero, unit_tbar.transpose(), &hw.M(0, r + 1));
       unit_tbar(r) = 0.0;
     }
-    nonzero_rows(hw.M, c, &hw.idx);
-    const int ni = static_cast<int>(hw.idx.size());
-    for (int a = 0; a < ni; ++a) {
-      SmallVec Ma(c);
-      for (int j = 0; j < c; ++j) Ma(j) = hw.M(hw.idx[a], j);
-      SmallVec CMa = Ci * Ma;
-      for (int b = 0; b < ni; ++b) {
-        double v = 0.0;
-        for (int j = 0; j < c; ++j) v += CMa(j) * hw.M(hw.idx[b], j);
-        H(hw.idx[a], hw.idx[b]) += weight * v;
+    for (int a = 0; a < N; ++a) {
+      if (hw.M.row(a).isZero(0.0)) continue;
+      if (hw.local[a] < 0) {
+        hw.local[a] = static_cast<int>(hw.idx.size());
+        hw.idx.push_back(a);
       }
+      hw.row_param.push_back(hw.local[a]);
+      if (hw.row_value.rows() <= n_values) hw.row_value.conservativeResize(2 * n_values + 16, c);
+      hw.row_value.row(n_values++) = hw.M.row(a);
     }
-    SmallVec wb = weight * b_i;
-    design.add_eta_curvature(s + i, weight * a_i, wb.data(), H);
+    hw.row_start.push_back(n_values);
+  }
+  const int nl = static_cast<int>(hw.idx.size());
+
+  // The nodes' scores S (nl x nodes) and the Gauss-Newton part
+  // sum_i M_i C_i M_i' (Hl, nl x nl).
+  hw.S.setZero(nl, n_nodes);
+  hw.Hl.setZero(nl, nl);
+  hw.Q.resize(c, n_nodes);
+  for (int i = 0; i < m; ++i) {
+    const int r0 = hw.row_start[i], nr = hw.row_start[i + 1] - r0;
+    hw.Q = hw.U * hw.d1.row(i).asDiagonal();
+    hw.Mi = hw.row_value.middleRows(r0, nr);
+    hw.SQ.noalias() = hw.Mi * hw.Q;
+    hw.w2 = omega.head(n_nodes).cwiseProduct(hw.d2.row(i).transpose());
+    hw.C.noalias() = hw.U * hw.w2.asDiagonal() * hw.U.transpose();
+    hw.MC.noalias() = hw.Mi * hw.C * hw.Mi.transpose();
+    for (int a = 0; a < nr; ++a) {
+      const int la = hw.row_param[r0 + a];
+      hw.S.row(la) += hw.SQ.row(a);
+      for (int b = 0; b < nr; ++b) hw.Hl(la, hw.row_param[r0 + b]) += hw.MC(a, b);
+    }
+    // the curvature of eta: a_i = sum_k omega_k l'_ik, b_i = sum_k omega_k l'_ik u_k
+    hw.ab.noalias() = hw.Q * omega.head(n_nodes);
+    hw.wb = weight * hw.ab.tail(q);
+    design.add_eta_curvature(s + i, weight * hw.ab(0), hw.wb.data(), H);
+  }
+
+  // Var_k(s_k) = sum_k omega_k (s_k - sbar)(s_k - sbar)'.
+  hw.sbar.noalias() = hw.S * omega.head(n_nodes);
+  hw.S.colwise() -= hw.sbar;
+  hw.Hl.noalias() += hw.S * omega.head(n_nodes).asDiagonal() * hw.S.transpose();
+  for (int a = 0; a < nl; ++a) {
+    for (int b = 0; b < nl; ++b) H(hw.idx[a], hw.idx[b]) += weight * hw.Hl(a, b);
+    hw.local[hw.idx[a]] = -1;
   }
 }
 

@@ -15,9 +15,12 @@ namespace glamm {
 
 // Per-thread scratch space.
 struct HessianWork {
-  Eigen::MatrixXd U, d1, d2, S, M, Tbar;
-  Eigen::VectorXd eta, d3, sbar;
-  std::vector<int> idx;
+  Eigen::MatrixXd U, d1, d2, S, M, Q, Mi, SQ, C, MC, Hl, row_value;
+  Eigen::VectorXd eta, d3, sbar, ab, wb, w2;
+  // the parameters the cluster touches (idx), their local numbers (local,
+  // -1 elsewhere), and each row's nonzero rows of M_i (row_param, row_value
+  // from row_start[i])
+  std::vector<int> idx, local, row_start, row_param;
 };
 
 // Adds weight * d2 log L_j / dtheta2 into H (n_score x n_score) for the
