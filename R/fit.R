@@ -179,7 +179,7 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   begin <- list(par = par0, scale = NULL)
   # With Louis' information the quadrature search takes Newton steps from
   # par0 and needs no Laplace start.
-  if (is.null(start) && is.null(objective$hessian)) {
+  if (is.null(start) && !louis_search(objective, length(par0))) {
     begin <- laplace_start(par0, lower, control, nAGQ, objective, build)
   }
   if (is.null(start)) begin <- profiled_start(begin$par, lower, control, objective)

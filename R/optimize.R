@@ -43,7 +43,7 @@ optimize_loglik <- function(objective, par0, lower, control, scale = NULL) {
   # nlminb takes Newton steps in a trust region; the last good matrix stands
   # in where a trial point's could not be computed.
   hess <- NULL
-  if (!is.null(objective$hessian)) {
+  if (louis_search(objective, length(par0))) {
     cache$H <- objective$hessian(par0, objective$points)
     if (!is.null(cache$H) && all(is.finite(cache$H))) {
       hess <- function(par) {
@@ -283,9 +283,9 @@ louis_polish <- function(objective, opt, control, free, H) {
     ll <- as.numeric(val)
     g <- attr(val, "gradient")
   }
-  Kh <- objective$information_points
-  cheaper <- !is.null(Kh) && Kh^objective$q <= length(par) * objective$nodes_per_pass
-  H <- if (cheaper) objective$hessian(par, Kh)
+  H <- if (louis_final(objective, length(par))) {
+    objective$hessian(par, objective$information_points)
+  }
   opt$par <- par
   opt$gradient <- g
   opt$loglik <- ll

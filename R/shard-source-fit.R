@@ -73,7 +73,7 @@ source_fit <- function(formula, shards, family, nAGQ, start, control, contrasts,
              unlist(lapply(info$patterns, function(pat) ifelse(theta_is_diagonal(pat), 0, -Inf))),
              rep(-Inf, objective$n_extra))
   begin <- list(par = par0, scale = NULL)
-  if (is.null(start) && is.null(objective$hessian)) {
+  if (is.null(start) && !louis_search(objective, length(par0))) {
     begin <- laplace_start(par0, lower, control, info$nAGQ, objective, build)
   }
   opt <- optimize_loglik(objective, begin$par, lower, control, begin$scale)

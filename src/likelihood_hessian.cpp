@@ -4,9 +4,9 @@
 //   d2 log L / dtheta2 = sum_j w_j d2 log L_j / dtheta2,
 // each term by Louis' identity at the cluster's adapted nodes
 // (cluster_hessian.cpp). The clusters are handed out in chunks whose bounds
-// depend only on the number of clusters, each chunk sums into its own
-// matrix, and the chunks are added in order: the result does not depend on
-// the number of threads.
+// depend only on the numbers of clusters and parameters, each chunk sums
+// into its own matrix, and the chunks are added in order: the result does
+// not depend on the number of threads.
 #include "cluster_hessian.h"
 #include "interrupt.h"
 #include "likelihood.h"
@@ -37,7 +37,10 @@ int Model::louis_hessian(const VectorXd& beta, const std::vector<MatrixXd>& Lamb
   }
   const ProductGrid& grid = louis_grid_;
   const int n_nodes = static_cast<int>(grid.weight.size());
-  const int chunk = std::max(16, (nt + 31) / 32);
+  // At most 32 chunk matrices, and at most about 256 MB of them.
+  const double bytes = 8.0 * N * N;
+  const int max_chunks = static_cast<int>(std::max(1.0, std::min(32.0, 2.56e8 / bytes)));
+  const int chunk = std::max(16, (nt + max_chunks - 1) / max_chunks);
   const int n_chunks = (nt + chunk - 1) / chunk;
   std::vector<MatrixXd> part(n_chunks);
   struct Work {

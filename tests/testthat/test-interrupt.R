@@ -16,11 +16,7 @@ slow <- if (nzchar(Sys.getenv("GLAMM_SANITIZE"))) 4 else 1
 # the CPU time the child spent in between (Linux; NA elsewhere), which does
 # not depend on the load of the machine.
 interrupt_run <- function(setup, gradient = FALSE, delay = 0.3) {
-  script <- tempfile(fileext = ".R")
-  on.exit(unlink(script))
-  writeLines(c(
-    sprintf(".libPaths(%s)", paste(deparse(.libPaths()), collapse = "")),
-    "library(glamm)",
+  v <- suppressWarnings(as.numeric(child_result(c(
     setup,
     "stamp <- tempfile()",
     "cpu <- function(pid) {",
@@ -43,13 +39,7 @@ interrupt_run <- function(setup, gradient = FALSE, delay = 0.3) {
     "}",
     "f <- function() { full <- run(FALSE); cut <- run(TRUE); again <- run(FALSE)",
     "  cat('RESULT', full, cut, again, '\\n') }",
-    "f()"), script)
-  out <- system2(file.path(R.home("bin"), "R"),
-                 c("--interactive", "--vanilla", "--quiet", "--no-echo"),
-                 stdin = script, stdout = TRUE, stderr = TRUE)
-  line <- grep("^RESULT", out, value = TRUE)
-  expect_length(line, 1)
-  v <- scan(text = sub("^RESULT", "", line), quiet = TRUE)
+    "f()"))))
   c(full = v[1], handled = v[4], latency = v[5], cpu = v[6], again = v[7])
 }
 

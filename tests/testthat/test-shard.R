@@ -127,11 +127,7 @@ test_that("an interrupt of the master leaves the workers idle and the cluster us
   # on 2 PSOCK workers. Worker 1's third evaluation writes a flag file and
   # sleeps 1 s; a forked process waits for the flag and sends the master
   # SIGINT, which so arrives while the master waits for the workers.
-  script <- tempfile(fileext = ".R")
-  on.exit(unlink(script))
-  writeLines(c(
-    sprintf(".libPaths(%s)", paste(deparse(.libPaths()), collapse = "")),
-    "library(glamm)",
+  v <- child_result(c(
     "set.seed(5); J <- 300; g <- rep(seq_len(J), each = 10); x <- rnorm(J * 10)",
     "y <- rbinom(J * 10, 1, plogis(0.5 * x + rnorm(J)[g]))",
     "d <- data.frame(y, x, g = factor(g))",
@@ -161,13 +157,7 @@ test_that("an interrupt of the master leaves the workers idle and the cluster us
     "ref <- glamm(y ~ x + (1 | g), data = d, family = binomial)",
     "again <- glamm(y ~ x + (1 | g), data = d, family = binomial, control = ctl)",
     "parallel::stopCluster(cl)",
-    "cat('RESULT', res, latency, sum(left), abs(again$loglik - ref$loglik), '\\n')"), script)
-  out <- system2(file.path(R.home("bin"), "R"),
-                 c("--interactive", "--vanilla", "--quiet", "--no-echo"),
-                 stdin = script, stdout = TRUE, stderr = TRUE)
-  line <- grep("^RESULT", out, value = TRUE)
-  expect_length(line, 1)
-  v <- strsplit(sub("^RESULT ", "", line), " ")[[1]]
+    "cat('RESULT', res, latency, sum(left), abs(again$loglik - ref$loglik), '\\n')"))
   expect_identical(v[1], "drained")  # the interrupt came back as glamm's error
   # the master returned once worker 1 finished the evaluation it was in (its
   # remaining sleep, 1 s; seen 1.0 s)
