@@ -83,8 +83,9 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
 # differences. The search's steps take it at no more than 7 points (half the
 # cost of 15 on a 2PL, with the same iterations). The objective's $louis
 # and $hessian are NULL where Louis' identity is not used at all.
-# One evaluation of it costs about 4 passes' worth per node (3.7 on a 2PL:
-# 0.10 s at 15 points against 0.027 s for a pass with gradient).
+# One evaluation of it at Kh points costs about 2 + 1.6 (Kh / K) passes with
+# gradient at the fit's K points, for one effect (2PL of 5000 x 20 at K = 15:
+# 0.027 s a pass, 0.100 s Louis at 15 points, 0.146 s at 31).
 louis_rules <- function(objective, nAGQ, q) {
   if (is.null(objective$louis) || any(nAGQ < 5)) {
     objective$louis <- objective$hessian <- NULL
@@ -92,12 +93,10 @@ louis_rules <- function(objective, nAGQ, q) {
   }
   objective$points <- min(nAGQ[1], 7L)
   if (q <= 2) objective$information_points <- max(nAGQ[1], c(31L, 15L)[q])
-  objective$nodes_per_pass <- nAGQ[1]^q
+  objective$points_fit <- nAGQ[1]
   objective$q <- q
   objective
 }
-
-louis_cost <- 4
 
 # Whether the search takes Newton steps on Louis' information from the start
 # values (no Laplace start, no quasi-Newton): with one effect per cluster, or
@@ -109,11 +108,14 @@ louis_search <- function(objective, k) {
 }
 
 # Whether the reported Hessian is Louis' information at
-# objective$information_points (else central differences, 2k gradients).
+# objective$information_points (else central differences, 2k gradients):
+# for one effect where it costs less (above), for two with many parameters
+# (as the search).
 louis_final <- function(objective, k) {
   Kh <- objective$information_points
-  !is.null(objective$hessian) && !is.null(Kh) &&
-    louis_cost * Kh^objective$q <= 2 * k * objective$nodes_per_pass
+  if (is.null(objective$hessian) || is.null(Kh)) return(FALSE)
+  if (objective$q == 2) return(k >= 10)
+  2 + 1.6 * Kh / objective$points_fit <= 2 * k
 }
 
 # The sparse global Laplace's model object (rows in their own order, each

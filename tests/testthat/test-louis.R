@@ -25,10 +25,10 @@ test_that("a random intercept's information equals differences of the gradient",
   # at 31 points both are the information of the exact likelihood (41-point differences)
   truth <- glamm:::loglik_hessian(glamm:::fit_objective(fit, 41), fit$par)
   expect_lt(relative_gap(objective$hessian(fit$par, 31), truth), 1e-6)  # observed 1.3e-9
-  # with 4 parameters, 2 x 4 gradients at 9 points cost less than Louis at
-  # 31: the fit reports the differences of its own quadrature
-  expect_equal(unname(fit$hessian), differences, tolerance = 1e-8)
-  expect_lt(relative_gap(fit$hessian, truth), 1e-4)  # observed 7e-6
+  # Louis at 31 points costs about 2 + 1.6 x 31 / 9 = 7.5 passes, less than
+  # the 2 x 4 gradients of the differences: the fit reports it
+  expect_lt(relative_gap(fit$hessian, truth), 1e-6)
+  expect_lt(relative_gap(differences, truth), 1e-4)  # observed 7e-6 (9 points)
   expect_equal(unname(fit$vcov_par), unname(solve(-fit$hessian)), tolerance = 1e-12)  # 4e-16
 })
 
