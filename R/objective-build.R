@@ -85,7 +85,8 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
 # and $hessian are NULL where Louis' identity is not used at all.
 # One evaluation of it at Kh points costs about 2 + 1.6 (Kh / K) passes with
 # gradient at the fit's K points, for one effect (2PL of 5000 x 20 at K = 15:
-# 0.027 s a pass, 0.100 s Louis at 15 points, 0.146 s at 31).
+# 0.027 s a pass, 0.100 s Louis at 15 points, 0.146 s at 31). So it pays
+# where the parameters are many (louis_search()).
 louis_rules <- function(objective, nAGQ, q) {
   if (is.null(objective$louis) || any(nAGQ < 5)) {
     objective$louis <- objective$hessian <- NULL
@@ -93,29 +94,24 @@ louis_rules <- function(objective, nAGQ, q) {
   }
   objective$points <- min(nAGQ[1], 7L)
   if (q <= 2) objective$information_points <- max(nAGQ[1], c(31L, 15L)[q])
-  objective$points_fit <- nAGQ[1]
   objective$q <- q
   objective
 }
 
-# Whether the search takes Newton steps on Louis' information from the start
-# values (no Laplace start, no quasi-Newton): with one effect per cluster, or
-# with many parameters k. With two effects and few parameters it was slower
-# (1e5 rows, (1 + x | g), k = 6, 7 points: 2.7 s against 2.4 s for the
-# Laplace start and the quasi-Newton search).
-louis_search <- function(objective, k) {
-  !is.null(objective$hessian) && (objective$q == 1 || k >= 10)
-}
+# Whether the fit uses Louis' information: the search takes Newton steps on
+# it from the start values (no Laplace start, no quasi-Newton), the polish
+# takes its steps on it, and the reported Hessian is it at
+# objective$information_points (else central differences, 2k gradients).
+# Only with 10 or more parameters: with fewer, the 2k gradients cost about
+# what its evaluations do, and the Newton search from the start values took
+# as long as the Laplace start and the quasi-Newton search (10^6 rows, one
+# effect, 4 parameters: 15 passes and 10 of its evaluations in 8.8-9.1 s,
+# against 54 passes in 8.7 s; two effects, 7 parameters: 2.7 s against
+# 2.4 s).
+louis_search <- function(objective, k) !is.null(objective$hessian) && k >= 10
 
-# Whether the reported Hessian is Louis' information at
-# objective$information_points (else central differences, 2k gradients):
-# for one effect where it costs less (above), for two with many parameters
-# (as the search).
 louis_final <- function(objective, k) {
-  Kh <- objective$information_points
-  if (is.null(objective$hessian) || is.null(Kh)) return(FALSE)
-  if (objective$q == 2) return(k >= 10)
-  2 + 1.6 * Kh / objective$points_fit <= 2 * k
+  louis_search(objective, k) && !is.null(objective$information_points)
 }
 
 # The sparse global Laplace's model object (rows in their own order, each

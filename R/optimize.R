@@ -207,9 +207,7 @@ newton_polish <- function(objective, opt, control) {
   g <- opt$gradient
   ll <- opt$loglik
   free <- !(par <= opt$lower & is.finite(opt$lower))
-  # (Louis' information where the search or the reported Hessian uses it)
-  use_louis <- louis_search(objective, length(par)) || louis_final(objective, length(par))
-  louis <- if (use_louis) objective$hessian(par, objective$points)
+  louis <- if (louis_search(objective, length(par))) objective$hessian(par, objective$points)
   if (!is.null(louis)) return(louis_polish(objective, opt, control, free, louis))
   h <- hessian_steps(objective, par)
   up <- shifted_gradients(objective, par, h, 1)
