@@ -17,13 +17,13 @@
 #'   information after the quasi-Newton search (each costs one Hessian).
 #' @param hessian compute the observed information (needed for standard
 #'   errors); set to `FALSE` to save time when only estimates are needed.
-#'   With one level of one or two random effects, a family without a
-#'   dispersion parameter and at least 5 quadrature points, it is the
-#'   information of the marginal likelihood by Louis' identity at the
-#'   adapted nodes of a 31-point (one effect) or 15-point (two effects) rule,
-#'   whose cost is about that of one evaluation, and the optimizer takes
-#'   Newton steps on it at the fit's own points; otherwise it is taken by
-#'   central differences of the exact gradient (2 gradients per parameter).
+#'   With 10 or more parameters, one level of one or two random effects, a
+#'   family without a dispersion parameter and at least 5 quadrature points,
+#'   it is the information of the marginal likelihood by Louis' identity at
+#'   the adapted nodes of a 31-point (one effect) or 15-point (two effects)
+#'   rule, which costs a few evaluations, and the optimizer takes Newton
+#'   steps on it; otherwise it is taken by central differences of the exact
+#'   gradient (2 gradients per parameter).
 #' @param trace report the optimizer's progress every `trace` iterations (0:
 #'   none), as messages giving the log-likelihood and the largest entry of
 #'   its gradient.

@@ -69,20 +69,19 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
 }
 
 # Where Louis' identity at the adapted nodes (src/cluster_hessian.cpp) gives
-# the information. It leaves out the nodes' own dependence on the parameters,
-# which is of the order of the quadrature error: against the information at
-# 41 points, a Poisson model with two effects per cluster was off by 3.7e-2
-# (relative) at 5 points, 3.8e-3 at 7, 9.5e-4 at 9 and 5e-5 at 12, and
-# central differences of the exact gradient by 3e-4 at 5 points. So the
-# Newton steps of the search and the polish (which need it only roughly) take
-# it from 5 points up (objective$hessian(par, objective$points)), while the
-# reported Hessian takes it at objective$information_points, at least 31 points for one effect and 15 for
-# two (errors of at most 1.5e-7 and 4e-6 in the tests; a latent regression
-# was off by 3.7e-6 at 21 points), where that costs less than the 2k gradients
-# of the differences (R/optimize.R); three or more effects keep the
-# differences. The search's steps take it at no more than 7 points (half the
-# cost of 15 on a 2PL, with the same iterations). The objective's $louis
-# and $hessian are NULL where Louis' identity is not used at all.
+# the information. It leaves out the nodes' own dependence on the
+# parameters, which is of the order of the quadrature error: against the
+# information at 41 points, a Poisson model with two effects per cluster was
+# off by 3.7e-2 (relative) at 5 points, 3.8e-3 at 7, 9.5e-4 at 9 and 5e-5 at
+# 12, and central differences of the exact gradient by 3e-4 at 5 points.
+# So the Newton steps of the search and the polish, which need it only
+# roughly, take it from 5 points up and at no more than 7
+# (objective$points: half the cost of 15 on a 2PL, with the same
+# iterations). The reported Hessian takes it at objective$information_points:
+# at least 31 points for one effect and 15 for two (errors of at most 1.5e-7
+# and 4e-6 in the tests; a latent regression was off by 3.7e-6 at 21
+# points); three or more effects keep the differences. The objective's
+# $louis and $hessian are NULL where Louis' identity is not available.
 # One evaluation of it at Kh points costs about 2 + 1.6 (Kh / K) passes with
 # gradient at the fit's K points, for one effect (2PL of 5000 x 20 at K = 15:
 # 0.027 s a pass, 0.100 s Louis at 15 points, 0.146 s at 31). So it pays
