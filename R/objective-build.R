@@ -80,20 +80,19 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
 # iterations). The reported Hessian takes it at objective$information_points:
 # at least 31 points for one effect and 15 for two (errors of at most 1.5e-7
 # and 4e-6 in the tests; a latent regression was off by 3.7e-6 at 21
-# points); three or more effects keep the differences. The objective's
-# $louis and $hessian are NULL where Louis' identity is not available.
+# points). Three or more effects keep the differences (not measured). The
+# objective's $louis and $hessian are NULL where Louis' identity is not used.
 # One evaluation of it at Kh points costs about 2 + 1.6 (Kh / K) passes with
 # gradient at the fit's K points, for one effect (2PL of 5000 x 20 at K = 15:
 # 0.027 s a pass, 0.100 s Louis at 15 points, 0.146 s at 31). So it pays
 # where the parameters are many (louis_search()).
 louis_rules <- function(objective, nAGQ, q) {
-  if (is.null(objective$louis) || any(nAGQ < 5)) {
+  if (is.null(objective$louis) || any(nAGQ < 5) || q > 2) {
     objective$louis <- objective$hessian <- NULL
     return(objective)
   }
   objective$points <- min(nAGQ[1], 7L)
-  if (q <= 2) objective$information_points <- max(nAGQ[1], c(31L, 15L)[q])
-  objective$q <- q
+  objective$information_points <- max(nAGQ[1], c(31L, 15L)[q])
   objective
 }
 
@@ -108,10 +107,6 @@ louis_rules <- function(objective, nAGQ, q) {
 # against 54 passes in 8.7 s; two effects, 7 parameters: 2.7 s against
 # 2.4 s).
 louis_search <- function(objective, k) !is.null(objective$hessian) && k >= 10
-
-louis_final <- function(objective, k) {
-  louis_search(objective, k) && !is.null(objective$information_points)
-}
 
 # The sparse global Laplace's model object (rows in their own order, each
 # level's clusters as 0-based codes) and its objective; survey weights are

@@ -201,65 +201,32 @@ loglik_hessian <- function(objective, par, up = NULL) {
 # point (2k gradients, k of them the forward ones when no step was taken):
 # it must be the curvature at the maximum itself, since moving by 1e-3
 # standard errors already changed the variances of a gaussian fit by 4e-5.
+# Where the fit uses Louis' information (louis_search()), the steps and the
+# reported Hessian take it instead.
 # Returns the final point, gradient, log-likelihood and Hessian.
 newton_polish <- function(objective, opt, control) {
   par0 <- par <- opt$par
   g <- opt$gradient
   ll <- opt$loglik
   free <- !(par <= opt$lower & is.finite(opt$lower))
-  louis <- if (louis_search(objective, length(par))) objective$hessian(par, objective$points)
-  if (!is.null(louis)) return(louis_polish(objective, opt, control, free, louis))
-  h <- hessian_steps(objective, par)
-  up <- shifted_gradients(objective, par, h, 1)
-  forward <- sweep(up - g, 2, h, "/")
+  # The curvature of the steps: Louis' information at the search's points
+  # where the fit uses it (R/objective-build.R), recomputed at each step;
+  # else forward differences at the start, kept.
+  H <- if (louis_search(objective, length(par))) objective$hessian(par, objective$points)
+  louis <- !is.null(H)
+  if (!louis) {
+    h <- hessian_steps(objective, par)
+    up <- shifted_gradients(objective, par, h, 1)
+    H <- sweep(up - g, 2, h, "/")
+  }
   # The information in units of the parameters' typical sizes: on a gaussian
   # response of size 1e-8 it spans 1e17 (beta, theta) to 1e2 (log sigma), and
   # solve() on it stopped as "computationally singular".
   D <- objective$typsize[free]
-  info <- -((forward + t(forward)) / 2)[free, free, drop = FALSE] * tcrossprod(D)
-  # (Newton steps go to a stationary point: only where the curvature is that
-  # of a maximum, else they can run into a saddle.)
-  concave <- !inherits(tryCatch(chol(info), error = function(e) e), "error")
-  for (it in seq_len(control$polish.maxit * concave)) {
-    step <- tryCatch(D * solve(info, D * g[free]), error = function(e) NULL)
-    if (is.null(step) || any(!is.finite(step))) break
-    gain <- 0.5 * sum(g[free] * step)
-    if (!(gain > 0) || gain < 1e-12) break
-    cand <- par
-    cand[free] <- pmax(par[free] + step, opt$lower[free])
-    val <- objective$loglik(cand, gradient = TRUE)
-    if (!is.finite(val) || val < ll - 1e-10) break
-    par <- cand
-    ll <- as.numeric(val)
-    g <- attr(val, "gradient")
-  }
-  snapped <- snap_to_bound(objective, par, ll, opt$lower)
-  if (any(snapped != par)) {
-    par <- snapped
-    val <- objective$loglik(par, gradient = TRUE)
-    ll <- as.numeric(val)
-    g <- attr(val, "gradient")
-  }
-  opt$par <- par
-  opt$gradient <- g
-  opt$loglik <- ll
-  opt$hessian <- if (identical(par, par0)) loglik_hessian(objective, par, up)
-                 else loglik_hessian(objective, par)
-  opt
-}
-
-# newton_polish() with Louis' information (objective$hessian, the rules in
-# R/objective-build.R): at the fit's points for the steps, one pass each; the
-# reported Hessian at the final point at objective$information_points, or by
-# central differences where those would cost less or Louis' identity is not
-# accurate enough.
-louis_polish <- function(objective, opt, control, free, H) {
-  par <- opt$par
-  g <- opt$gradient
-  ll <- opt$loglik
-  D <- objective$typsize[free]
   for (it in seq_len(control$polish.maxit)) {
     info <- -((H + t(H)) / 2)[free, free, drop = FALSE] * tcrossprod(D)
+    # (Newton steps go to a stationary point: only where the curvature is
+    # that of a maximum, else they can run into a saddle.)
     if (inherits(tryCatch(chol(info), error = function(e) e), "error")) break
     step <- tryCatch(D * solve(info, D * g[free]), error = function(e) NULL)
     if (is.null(step) || any(!is.finite(step))) break
@@ -269,12 +236,14 @@ louis_polish <- function(objective, opt, control, free, H) {
     cand[free] <- pmax(par[free] + step, opt$lower[free])
     val <- objective$loglik(cand, gradient = TRUE)
     if (!is.finite(val) || val < ll - 1e-10) break
-    H_cand <- objective$hessian(cand, objective$points)
-    if (is.null(H_cand)) break
+    if (louis) {
+      H_cand <- objective$hessian(cand, objective$points)
+      if (is.null(H_cand)) break
+      H <- H_cand
+    }
     par <- cand
     ll <- as.numeric(val)
     g <- attr(val, "gradient")
-    H <- H_cand
   }
   snapped <- snap_to_bound(objective, par, ll, opt$lower)
   if (any(snapped != par)) {
@@ -283,13 +252,13 @@ louis_polish <- function(objective, opt, control, free, H) {
     ll <- as.numeric(val)
     g <- attr(val, "gradient")
   }
-  H <- if (louis_final(objective, length(par))) {
-    objective$hessian(par, objective$information_points)
-  }
   opt$par <- par
   opt$gradient <- g
   opt$loglik <- ll
-  opt$hessian <- if (is.null(H)) loglik_hessian(objective, par) else (H + t(H)) / 2
+  final <- if (louis) objective$hessian(par, objective$information_points)
+  opt$hessian <- if (!is.null(final)) (final + t(final)) / 2
+                 else if (!louis && identical(par, par0)) loglik_hessian(objective, par, up)
+                 else loglik_hessian(objective, par)
   opt
 }
 

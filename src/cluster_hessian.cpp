@@ -15,7 +15,7 @@
 // The adaptation's own dependence on theta is left out. The exact integral
 // does not depend on where the nodes are, so what is left out is of the
 // order of the quadrature error: this is the observed information of the
-// marginal likelihood to that order, at the cost of about one pass, where
+// marginal likelihood to that order, at the cost of a few passes, where
 // finite differences of the gradient cost two passes per parameter.
 #include "cluster_hessian.h"
 
@@ -54,16 +54,16 @@ void cluster_hessian(const Family& family, const ProductGrid& grid, const Cluste
   hw.row_start.assign(1, 0);
   hw.row_param.clear();
   hw.M.resize(N, c);
-  VectorXd unit_tbar = VectorXd::Zero(q);
+  hw.unit_tbar.setZero(1, q);
   const double one = 1.0, zero = 0.0;
   int n_values = 0;
   for (int i = 0; i < m; ++i) {
     hw.M.setZero();
-    design.backward(s + i, 1, &one, unit_tbar.transpose(), &hw.M(0, 0));
+    design.backward(s + i, 1, &one, hw.unit_tbar, &hw.M(0, 0));
     for (int r = 0; r < q; ++r) {
-      unit_tbar(r) = 1.0;
-      design.backward(s + i, 1, &zero, unit_tbar.transpose(), &hw.M(0, r + 1));
-      unit_tbar(r) = 0.0;
+      hw.unit_tbar(0, r) = 1.0;
+      design.backward(s + i, 1, &zero, hw.unit_tbar, &hw.M(0, r + 1));
+      hw.unit_tbar(0, r) = 0.0;
     }
     for (int a = 0; a < N; ++a) {
       if (hw.M.row(a).isZero(0.0)) continue;
@@ -87,11 +87,12 @@ void cluster_hessian(const Family& family, const ProductGrid& grid, const Cluste
   for (int i = 0; i < m; ++i) {
     const int r0 = hw.row_start[i], nr = hw.row_start[i + 1] - r0;
     hw.Q = hw.U * hw.d1.row(i).asDiagonal();
-    hw.Mi = hw.row_value.middleRows(r0, nr);
-    hw.SQ.noalias() = hw.Mi * hw.Q;
-    hw.w2 = omega.head(n_nodes).cwiseProduct(hw.d2.row(i).transpose());
-    hw.C.noalias() = hw.U * hw.w2.asDiagonal() * hw.U.transpose();
-    hw.MC.noalias() = hw.Mi * hw.C * hw.Mi.transpose();
+    auto Mi = hw.row_value.middleRows(r0, nr);
+    hw.SQ.noalias() = Mi * hw.Q;
+    hw.Uw = hw.U * (omega.head(n_nodes).cwiseProduct(hw.d2.row(i).transpose())).asDiagonal();
+    hw.C.noalias() = hw.Uw * hw.U.transpose();
+    hw.CM.noalias() = hw.C * Mi.transpose();
+    hw.MC.noalias() = Mi * hw.CM;
     for (int a = 0; a < nr; ++a) {
       const int la = hw.row_param[r0 + a];
       hw.S.row(la) += hw.SQ.row(a);

@@ -96,6 +96,17 @@ Model::Model(const Eigen::Map<const MatrixXd>& X, const Eigen::Map<const VectorX
   }
 }
 
+ClusterRows Model::cluster_rows(int k, VectorXd& eta_fix, MatrixXd& T) const {
+  const int s = shape_.row_start[0][k], m = shape_.row_start[0][k + 1] - s;
+  design_.fill(s, m, eta_fix.data(), T.topRows(m));
+  ClusterRows rows;
+  rows.m = m;
+  rows.response = response_.from(s);
+  rows.eta_fix = eta_fix.data();
+  rows.T = &T;
+  return rows;
+}
+
 int Model::eval(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const VectorXd& psi,
                 double* loglik, Gradient* grad, bool want_scores) {
   return run(beta, Lambda, psi, grad != nullptr, loglik, grad, want_scores, nullptr);
@@ -191,12 +202,7 @@ int Model::run(const VectorXd& beta, const std::vector<MatrixXd>& Lambda, const 
     TreeOut to;
     for (int k = first; k < last; ++k) {
       const int s = shape_.row_start[0][k], m = shape_.row_start[0][k + 1] - s;
-      design_.fill(s, m, wk.eta_fix.data(), wk.T.topRows(m));
-      ClusterRows rows;
-      rows.m = m;
-      rows.response = response_.from(s);
-      rows.eta_fix = wk.eta_fix.data();
-      rows.T = &wk.T;
+      ClusterRows rows = cluster_rows(k, wk.eta_fix, wk.T);
       auto sc = score_.col(k);
       sc.setZero();
       bool ok;

@@ -86,6 +86,9 @@ class Model {
   int run(const Eigen::VectorXd& beta, const std::vector<Eigen::MatrixXd>& Lambda,
           const Eigen::VectorXd& psi, bool want_grad, double* loglik, Gradient* grad,
           bool want_scores, Posterior* post);
+  // Top cluster k's rows as the integrators see them, with eta_fix and T
+  // filled (both sized for the largest cluster).
+  ClusterRows cluster_rows(int k, Eigen::VectorXd& eta_fix, Eigen::MatrixXd& T) const;
   void store_posterior(int k, const TreePosterior* tp, const ClusterOut& co, Posterior* post) const;
 
   Design design_;

@@ -67,13 +67,7 @@ int Model::louis_hessian(const VectorXd& beta, const std::vector<MatrixXd>& Lamb
       ClusterOut co;
       double no_extra = 0.0;
       for (int k = first; k < last; ++k) {
-        const int s = shape_.row_start[0][k], m = shape_.row_start[0][k + 1] - s;
-        design_.fill(s, m, wk.eta_fix.data(), wk.T.topRows(m));
-        ClusterRows rows;
-        rows.m = m;
-        rows.response = response_.from(s);
-        rows.eta_fix = wk.eta_fix.data();
-        rows.T = &wk.T;
+        ClusterRows rows = cluster_rows(k, wk.eta_fix, wk.T);
         SmallVec u0 = u_warm_[0].col(k);
         cluster_eval(*family_, grid, rows, u0, ctl_, false, wk.cw, co, wk.ebar.data(), &no_extra);
         if (!co.ok) {
@@ -82,7 +76,8 @@ int Model::louis_hessian(const VectorXd& beta, const std::vector<MatrixXd>& Lamb
         }
         u_warm_[0].col(k) = co.mode;
         const double weight = top_weight_.size() > 0 ? top_weight_(k) : 1.0;
-        cluster_hessian(*family_, grid, rows, design_, s, co, wk.cw, weight, wk.hw, Hc);
+        cluster_hessian(*family_, grid, rows, design_, shape_.row_start[0][k], co, wk.cw, weight,
+                        wk.hw, Hc);
       }
     }, [&] { return interrupt.requested(); });
   } catch (const std::bad_alloc&) {
