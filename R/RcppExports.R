@@ -85,6 +85,10 @@ cpp_nested_parent <- function(inner_, outer_, n_inner) {
     .Call(`_glamm_cpp_nested_parent`, inner_, outer_, n_inner)
 }
 
+cpp_group_sums <- function(v, index, n_groups) {
+    .Call(`_glamm_cpp_group_sums`, v, index, n_groups)
+}
+
 cpp_model_has_louis <- function(ptr) {
     .Call(`_glamm_cpp_model_has_louis`, ptr)
 }

@@ -166,7 +166,10 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
   if (REML) objective <- reml_objective(objective, scaling$from_internal)
   objective$beta_to_engine <- function(beta) drop(scaling$to_internal %*% beta)
   par0 <- start_values(resp, X, levels, offset, family, start, objective)
-  if (!is.null(latent)) par0 <- c(par0, latent_start(latent))
+  if (!is.null(latent)) {
+    par0 <- if (is.null(start)) latent_start(par0, latent, resp, X, levels, offset, family)
+            else c(par0, rep(1, length(latent$free)))
+  }
   par0 <- map_par(par0, scaling$to_internal, ncol(X))
   lower <- c(rep(-Inf, ncol(X)),
              unlist(lapply(levels, function(l) ifelse(theta_is_diagonal(l$pattern), 0, -Inf))),

@@ -213,8 +213,6 @@ latent_objective <- function(objective, map, tree) {
   objective
 }
 
-# Start values of the free loadings: 1 (galamm's choice).
-latent_start <- function(map) rep(1, length(map$free))
 
 # The loaded design columns of X (or a level's Z): each column of a factor
 # times the loading of its row's level.

@@ -28,7 +28,7 @@ optimize_loglik <- function(objective, par0, lower, control, scale = NULL) {
     }
     -attr(v, "gradient")
   }
-  init <- objective$loglik(par0, gradient = TRUE)
+  init <- value_and_gradient(par0)
   if (!is.finite(init)) {
     stop("the log-likelihood is not finite at the start values; supply 'start' or check ",
          "the data (e.g. extreme covariate values or offsets)", call. = FALSE)
@@ -40,15 +40,30 @@ optimize_loglik <- function(objective, par0, lower, control, scale = NULL) {
          "'start' values (or none) or rescale the covariates", call. = FALSE)
   }
   # With the information at hand (objective$hessian, Louis' identity),
-  # nlminb takes Newton steps in a trust region; the last good matrix stands
-  # in where a trial point's could not be computed.
+  # nlminb takes Newton steps in a trust region. The matrix is kept from one
+  # iterate to the next while the steps converge fast (the Newton decrement
+  # g' (-H)^{-1} g fell at least tenfold since the last iterate), and
+  # recomputed otherwise or where it is not negative definite: near the
+  # maximum it changes little, and the 2PL of bench/latent.R took 8
+  # evaluations of it for 8 iterations before. The last good matrix stands in
+  # where a trial point's could not be computed.
   hess <- NULL
   if (louis_search(objective, length(par0))) {
     cache$H <- objective$hessian(par0, objective$points)
     if (!is.null(cache$H) && all(is.finite(cache$H))) {
+      cache$H_par <- par0
+      cache$decrement <- newton_decrement(cache$H, attr(init, "gradient"))
       hess <- function(par) {
-        H <- objective$hessian(par, objective$points)
-        if (!is.null(H) && all(is.finite(H))) cache$H <- H
+        if (identical(par, cache$H_par)) return(-cache$H)
+        g <- attr(value_and_gradient(par), "gradient")
+        decrement <- newton_decrement(cache$H, g)
+        if (!isTRUE(decrement < 0.01 * cache$decrement)) {
+          H <- objective$hessian(par, objective$points)
+          if (!is.null(H) && all(is.finite(H))) cache$H <- H
+          decrement <- newton_decrement(cache$H, g)
+        }
+        cache$H_par <- par
+        cache$decrement <- decrement
         -cache$H
       }
       if (is.null(scale)) {
@@ -102,11 +117,20 @@ optimize_loglik <- function(objective, par0, lower, control, scale = NULL) {
     opt <- run(away)
   }
   par <- snap_to_bound(objective, opt$par, -opt$objective, lower)
-  final <- objective$loglik(par, gradient = TRUE)
+  final <- value_and_gradient(par)
   if (!is.finite(final) || anyNA(attr(final, "gradient"))) diverged()
   list(par = par, loglik = as.numeric(final), gradient = attr(final, "gradient"),
        convergence = opt$convergence, message = opt$message, iterations = opt$iterations,
-       evaluations = opt$evaluations, lower = lower, scale = scale)
+       evaluations = opt$evaluations, lower = lower, scale = scale,
+       information = if (!is.null(hess)) list(H = cache$H, par = cache$H_par))
+}
+
+# The Newton decrement g' (-H)^{-1} g: twice the gain a Newton step on H
+# promises; NA where -H is not positive definite (or g not finite).
+newton_decrement <- function(H, g) {
+  R <- tryCatch(chol(-(H + t(H)) / 2), error = function(e) NULL)
+  if (is.null(R) || any(!is.finite(g))) return(NA_real_)
+  sum(backsolve(R, g, transpose = TRUE)^2)
 }
 
 # nlminb works on scale * par, and its quasi-Newton search starts with the
@@ -210,9 +234,14 @@ newton_polish <- function(objective, opt, control) {
   ll <- opt$loglik
   free <- !(par <= opt$lower & is.finite(opt$lower))
   # The curvature of the steps: Louis' information at the search's points
-  # where the fit uses it (R/objective-build.R), recomputed at each step;
-  # else forward differences at the start, kept.
-  H <- if (louis_search(objective, length(par))) objective$hessian(par, objective$points)
+  # where the fit uses it (R/objective-build.R), the search's own last matrix
+  # (R/optimize.R) when it was taken here; else forward differences at the
+  # start. Either is kept for every step: the steps are small.
+  louis <- louis_search(objective, length(par))
+  H <- if (louis) {
+    if (identical(opt$information$par, par)) opt$information$H
+    else objective$hessian(par, objective$points)
+  }
   louis <- !is.null(H)
   if (!louis) {
     h <- hessian_steps(objective, par)
@@ -236,11 +265,6 @@ newton_polish <- function(objective, opt, control) {
     cand[free] <- pmax(par[free] + step, opt$lower[free])
     val <- objective$loglik(cand, gradient = TRUE)
     if (!is.finite(val) || val < ll - 1e-10) break
-    if (louis) {
-      H_cand <- objective$hessian(cand, objective$points)
-      if (is.null(H_cand)) break
-      H <- H_cand
-    }
     par <- cand
     ll <- as.numeric(val)
     g <- attr(val, "gradient")

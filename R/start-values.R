@@ -16,14 +16,17 @@ start_values <- function(resp, X, levels, offset, family, start, objective) {
     # (The multinomial starts from the binary logit of each pseudo-row.)
     start_family <- switch(family$family, nbinom2 = stats::poisson(),
                            multinomial = stats::binomial(), family)
-    g <- tryCatch(suppressWarnings(glm.fit(X[rows, , drop = FALSE], yy,
-                                           weights = trials * weights, offset = part(offset, 0),
-                                           family = start_family)),
-                  error = function(e) {
-                    stop("no start values: the fit without random effects (glm.fit) failed (",
-                         conditionMessage(e), "); check extreme covariate values or offsets, ",
-                         "or supply 'start'", call. = FALSE)
-                  })
+    Xs <- X[rows, , drop = FALSE]
+    g <- irls_start(Xs, yy, trials * weights, part(offset, 0), start_family)
+    if (is.null(g)) {
+      g <- tryCatch(suppressWarnings(glm.fit(Xs, yy, weights = trials * weights,
+                                             offset = part(offset, 0), family = start_family)),
+                    error = function(e) {
+                      stop("no start values: the fit without random effects (glm.fit) failed (",
+                           conditionMessage(e), "); check extreme covariate values or offsets, ",
+                           "or supply 'start'", call. = FALSE)
+                    })
+    }
     beta <- g$coefficients
     beta[is.na(beta)] <- 0
   }
@@ -96,4 +99,44 @@ dispersion_start <- function(family, g, y, weights) {
       if (is.finite(excess) && excess > 0) min(sum(weights * mu^2) / excess, 100) else 100
     },
     1)
+}
+
+# The GLM without random effects by iteratively reweighted least squares on
+# the normal equations, X' W X beta = X' W z, each solved by a Cholesky
+# factor: glm.fit()'s QR costs ten times more (0.15 s of a 2PL's 1.1 s on
+# 20,000 rows and 20 columns), and a start needs no more. NULL (and
+# glm.fit() then) where the factor fails (collinear columns, which glm.fit
+# drops) or the iterations do not give finite values. Returns what
+# start_values() reads of a glm.fit() result.
+irls_start <- function(X, y, weights, offset, family) {
+  nobs <- NROW(y)
+  n <- rep(1, nobs)
+  mustart <- etastart <- start <- NULL  # what family$initialize reads
+  ok <- tryCatch({
+    eval(family$initialize)
+    TRUE
+  }, error = function(e) FALSE)
+  if (!ok || ncol(X) == 0) return(NULL)
+  eta <- family$linkfun(mustart)
+  dev_old <- Inf
+  for (iter in 1:25) {
+    mu <- family$linkinv(eta)
+    dmu <- family$mu.eta(eta)
+    w <- weights * dmu^2 / family$variance(mu)
+    z <- eta - offset + (y - mu) / dmu
+    if (!all(is.finite(w)) || !all(is.finite(z[w > 0]))) return(NULL)
+    z[w == 0] <- 0
+    R <- tryCatch(chol(crossprod(X, w * X)), error = function(e) NULL)
+    if (is.null(R) || min(diag(R)) < 1e-7 * max(diag(R))) return(NULL)
+    beta <- backsolve(R, backsolve(R, crossprod(X, w * z), transpose = TRUE))
+    eta <- drop(X %*% beta) + offset
+    mu <- family$linkinv(eta)
+    dev <- sum(family$dev.resids(y, mu, weights))
+    if (!is.finite(dev)) return(NULL)
+    if (abs(dev - dev_old) / (abs(dev) + 0.1) < 1e-8) break
+    dev_old <- dev
+  }
+  mu <- family$linkinv(eta)
+  list(coefficients = stats::setNames(drop(beta), colnames(X)), fitted.values = mu,
+       linear.predictors = eta, residuals = (y - mu) / family$mu.eta(eta))
 }

@@ -316,6 +316,19 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_group_sums
+Rcpp::NumericVector cpp_group_sums(Rcpp::NumericVector v, Rcpp::IntegerVector index, int n_groups);
+RcppExport SEXP _glamm_cpp_group_sums(SEXP vSEXP, SEXP indexSEXP, SEXP n_groupsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type v(vSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type index(indexSEXP);
+    Rcpp::traits::input_parameter< int >::type n_groups(n_groupsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_group_sums(v, index, n_groups));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_model_has_louis
 bool cpp_model_has_louis(SEXP ptr);
 RcppExport SEXP _glamm_cpp_model_has_louis(SEXP ptrSEXP) {
@@ -393,6 +406,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_sparse_gls", (DL_FUNC) &_glamm_cpp_sparse_gls, 4},
     {"_glamm_cpp_run_codes", (DL_FUNC) &_glamm_cpp_run_codes, 2},
     {"_glamm_cpp_nested_parent", (DL_FUNC) &_glamm_cpp_nested_parent, 3},
+    {"_glamm_cpp_group_sums", (DL_FUNC) &_glamm_cpp_group_sums, 3},
     {"_glamm_cpp_model_has_louis", (DL_FUNC) &_glamm_cpp_model_has_louis, 1},
     {"_glamm_cpp_model_louis", (DL_FUNC) &_glamm_cpp_model_louis, 5},
     {"_glamm_cpp_set_loading_map", (DL_FUNC) &_glamm_cpp_set_loading_map, 7},

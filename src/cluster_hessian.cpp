@@ -84,22 +84,50 @@ void cluster_hessian(const Family& family, const ProductGrid& grid, const Cluste
   hw.S.setZero(nl, n_nodes);
   hw.Hl.setZero(nl, nl);
   hw.Q.resize(c, n_nodes);
+  hw.C.resize(c, c);
+  hw.CM.resize(c, nl);
+  hw.ab.resize(c);
   for (int i = 0; i < m; ++i) {
     const int r0 = hw.row_start[i], nr = hw.row_start[i + 1] - r0;
-    hw.Q = hw.U * hw.d1.row(i).asDiagonal();
-    auto Mi = hw.row_value.middleRows(r0, nr);
-    hw.SQ.noalias() = Mi * hw.Q;
-    hw.Uw = hw.U * (omega.head(n_nodes).cwiseProduct(hw.d2.row(i).transpose())).asDiagonal();
-    hw.C.noalias() = hw.Uw * hw.U.transpose();
-    hw.CM.noalias() = hw.C * Mi.transpose();
-    hw.MC.noalias() = Mi * hw.CM;
+    // (loops: the sizes are a few, where Eigen's products cost more in set-up
+    // than in arithmetic)
+    hw.C.setZero();
+    hw.ab.setZero();
+    for (int k = 0; k < n_nodes; ++k) {
+      const double d1 = hw.d1(i, k), wd2 = omega(k) * hw.d2(i, k);
+      for (int r = 0; r < c; ++r) {
+        const double urk = hw.U(r, k);
+        hw.Q(r, k) = urk * d1;
+        hw.ab(r) += omega(k) * urk * d1;
+        for (int t = 0; t <= r; ++t) hw.C(r, t) += wd2 * urk * hw.U(t, k);
+      }
+    }
+    for (int r = 0; r < c; ++r)
+      for (int t = 0; t < r; ++t) hw.C(t, r) = hw.C(r, t);
+    // S_a += M_ia Q and (C M_i')_b
     for (int a = 0; a < nr; ++a) {
       const int la = hw.row_param[r0 + a];
-      hw.S.row(la) += hw.SQ.row(a);
-      for (int b = 0; b < nr; ++b) hw.Hl(la, hw.row_param[r0 + b]) += hw.MC(a, b);
+      for (int k = 0; k < n_nodes; ++k) {
+        double v = 0.0;
+        for (int r = 0; r < c; ++r) v += hw.row_value(r0 + a, r) * hw.Q(r, k);
+        hw.S(la, k) += v;
+      }
+      for (int r = 0; r < c; ++r) {
+        double v = 0.0;
+        for (int t = 0; t < c; ++t) v += hw.C(r, t) * hw.row_value(r0 + a, t);
+        hw.CM(r, a) = v;
+      }
+    }
+    // Hl_ab += M_ia C M_ib'
+    for (int b = 0; b < nr; ++b) {
+      const int lb = hw.row_param[r0 + b];
+      for (int a = 0; a < nr; ++a) {
+        double v = 0.0;
+        for (int r = 0; r < c; ++r) v += hw.row_value(r0 + a, r) * hw.CM(r, b);
+        hw.Hl(hw.row_param[r0 + a], lb) += v;
+      }
     }
     // the curvature of eta: a_i = sum_k omega_k l'_ik, b_i = sum_k omega_k l'_ik u_k
-    hw.ab.noalias() = hw.Q * omega.head(n_nodes);
     hw.wb = weight * hw.ab.tail(q);
     design.add_eta_curvature(s + i, weight * hw.ab(0), hw.wb.data(), H);
   }
@@ -108,10 +136,11 @@ void cluster_hessian(const Family& family, const ProductGrid& grid, const Cluste
   hw.sbar.noalias() = hw.S * omega.head(n_nodes);
   hw.S.colwise() -= hw.sbar;
   hw.Hl.noalias() += hw.S * omega.head(n_nodes).asDiagonal() * hw.S.transpose();
-  for (int a = 0; a < nl; ++a) {
-    for (int b = 0; b < nl; ++b) H(hw.idx[a], hw.idx[b]) += weight * hw.Hl(a, b);
-    hw.local[hw.idx[a]] = -1;
+  for (int b = 0; b < nl; ++b) {  // (down H's columns)
+    double* Hb = &H(0, hw.idx[b]);
+    for (int a = 0; a < nl; ++a) Hb[hw.idx[a]] += weight * hw.Hl(a, b);
   }
+  for (int a = 0; a < nl; ++a) hw.local[hw.idx[a]] = -1;
 }
 
 }  // namespace glamm

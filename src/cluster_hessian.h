@@ -15,7 +15,7 @@ namespace glamm {
 
 // Per-thread scratch space.
 struct HessianWork {
-  Eigen::MatrixXd U, Uw, d1, d2, S, M, Q, SQ, C, CM, MC, Hl, row_value, unit_tbar;
+  Eigen::MatrixXd U, d1, d2, S, M, Q, C, CM, Hl, row_value, unit_tbar;
   Eigen::VectorXd eta, d3, sbar, ab, wb;
   // the parameters the cluster touches (idx), their local numbers (local,
   // -1 elsewhere), and each row's nonzero rows of M_i (row_param, row_value

@@ -97,7 +97,8 @@ void Design::backward_loaded(int s, int m, const double* ebar,
                              const Eigen::Ref<const MatrixXd>& Tbar, double* score) const {
   double* lscore = score + loading_col();
   loadings_.backward_x(X_, beta_, s, m, ebar, score, lscore);
-  MatrixXd Ztil, G;
+  // per-thread scratch: this runs once per row and effect in the information
+  thread_local MatrixXd Ztil, G;
   for (int l = 0; l < n_levels(); ++l) {
     const int ql = q(l);
     Eigen::Map<MatrixXd> g(score + score_col_[l], ql, ql);

@@ -3,7 +3,8 @@
 //   run codes:      the code of the first row of each run of equal codes
 //                   (rows taken in the order ord, or as they are);
 //   nested parent:  parent[c] = the outer code of every row whose inner code
-//                   is c, or NULL when one inner cluster meets two outer ones.
+//                   is c, or NULL when one inner cluster meets two outer ones;
+//   group sums:     s[g] = sum of v[i] over the rows i with index[i] = g.
 #include <Rcpp.h>
 
 // [[Rcpp::export]]
@@ -43,4 +44,18 @@ SEXP cpp_nested_parent(SEXP inner_, SEXP outer_, int n_inner) {
     }
   }
   return parent;
+}
+
+// [[Rcpp::export]]
+Rcpp::NumericVector cpp_group_sums(Rcpp::NumericVector v, Rcpp::IntegerVector index,
+                                   int n_groups) {
+  const R_xlen_t n = v.size();
+  if (index.size() != n) Rcpp::stop("the group index must have one entry per value");
+  Rcpp::NumericVector out(n_groups);
+  for (R_xlen_t i = 0; i < n; ++i) {
+    const int g = index[i];
+    if (g == NA_INTEGER || g < 1 || g > n_groups) Rcpp::stop("the group index is out of range");
+    out[g - 1] += v[i];
+  }
+  return out;
 }
