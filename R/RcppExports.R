@@ -105,3 +105,7 @@ cpp_set_loadings <- function(ptr, sparse, lambda) {
     invisible(.Call(`_glamm_cpp_set_loadings`, ptr, sparse, lambda))
 }
 
+cpp_set_mixed_family <- function(ptr, families, links, row_family) {
+    invisible(.Call(`_glamm_cpp_set_mixed_family`, ptr, families, links, row_family))
+}
+

@@ -98,7 +98,15 @@ anova.glamm <- function(object, ..., refit = TRUE) {
 # as partitions of the rows, so that school/class and (1 | school) +
 # (1 | class) match) and random effects within the next fit's.
 check_comparable <- function(fits, labels) {
-  fam <- vapply(fits, function(f) sprintf("%s(%s)", f$family$family, f$family$link), "")
+  fam <- vapply(fits, function(f) {
+    if (is_mixed(f$family)) return(sprintf("(%s)", family_label(f$family)))
+    sprintf("%s(%s)", f$family$family, f$family$link)
+  }, "")
+  mapping <- lapply(fits, function(f) f$family$mapping)
+  if (length(unique(fam)) == 1 && !all(vapply(mapping, identical, NA, mapping[[1]]))) {
+    stop(sprintf("%s and the other fits give the observations different families",
+                 labels[1]), call. = FALSE)
+  }
   if (length(unique(fam)) > 1) {
     k <- which(fam != fam[1])[1]
     stop(sprintf(paste0("%s is a %s fit and %s a %s fit: likelihoods of different families ",

@@ -61,7 +61,8 @@ assemble_fit <- function(objective, opt, X, levels, parents, tree, resp, offset,
   u <- objective$unpack(unname(par))
   # The residual SD (gaussian), the coefficient of variation 1/sqrt(shape)
   # (Gamma) or theta (nbinom2): what glmmTMB's sigma() reports.
-  sigma <- switch(family$family,
+  sigma <- if (is_mixed(family)) mixed_sigma(family, unname(par[p + nt + seq_len(ne)]))
+  else switch(family$family,
     gaussian = ,
     nbinom2 = exp(unname(par[p + nt + 1])),
     Gamma = exp(-unname(par[p + nt + 1]) / 2),

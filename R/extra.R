@@ -8,6 +8,7 @@
 #             so the thresholds tau = cumsum(tau_1, exp(psi[-1])) stay ordered;
 #             d/dpsi_1 = sum_k d/dtau_k, d/dpsi_j = exp(psi_j) sum_{k >= j} d/dtau_k.
 extra_parameters <- function(family, levels = NULL) {
+  if (is_mixed(family)) return(mixed_extra(family))
   none <- list(n = 0L, names = character(0), to_engine = identity,
                chain = function(psi, g) g)
   switch(family$family,

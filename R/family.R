@@ -86,6 +86,7 @@ glm_family <- function(object) {
 
 # Accepts what glm() accepts: a family object, a family function or its name.
 resolve_family <- function(family) {
+  if (is_mixed(family)) return(family)
   if (is.character(family)) {
     name <- family
     family <- get0(name, mode = "function", envir = parent.frame(2))
@@ -113,6 +114,7 @@ resolve_family <- function(family) {
 }
 
 family_codes <- function(family) {
+  if (is_mixed(family)) family <- family$families[[1]]  # (replaced: R/family-mixed.R)
   codes <- cpp_codes()
   c(family = codes$family[[family$family]], link = codes$link[[family$link]])
 }
@@ -134,6 +136,7 @@ prepare_response <- function(y, family, weights = NULL, compact = FALSE) {
     stop("'weights' must be finite and non-negative", call. = FALSE)
   }
   if (family$family == "ordinal") return(prepare_ordinal_response(y, weights))
+  if (is_mixed(family)) return(prepare_mixed_response(y, family, weights, compact))
   if (family$family == "multinomial") {
     return(prepare_multinomial_response(y, family, weights, unit_weights, compact))
   }
@@ -246,6 +249,7 @@ prepare_gamma_response <- function(y, weights, unit_weights, compact) {
 # response (y, trials, weights): survey weights (R/pweights.R) weight each
 # row's term by its power and top-cluster weights.
 constant_rows <- function(resp, family) {
+  if (is_mixed(family)) return(mixed_constant_rows(resp, family))
   n <- length(resp$y)
   w <- resp$weights %||% rep(1, n)
   switch(family$family,

@@ -50,6 +50,15 @@ check_separation <- function(beta, X, offset, resp, family, infinite = character
 # A response without variation has its maximum likelihood at infinity
 # (binomial, poisson) or a zero residual variance (gaussian).
 check_variation <- function(resp, family) {
+  if (is_mixed(family)) {  # each family on its rows
+    part <- function(v, r) if (is.null(v)) NULL else v[r]
+    for (k in seq_along(family$families)) {
+      r <- family$rows[[k]]
+      check_variation(list(y = resp$y[r], trials = part(resp$trials, r),
+                           weights = part(resp$weights, r)), family$families[[k]])
+    }
+    return(invisible())
+  }
   y <- resp$y
   n <- resp$trials  # NULL: one trial per row (or not binomial)
   w <- resp$weights %||% 1

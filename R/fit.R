@@ -102,6 +102,11 @@ glamm.fit <- function(y, X, Z = NULL, group = NULL, family = gaussian(), nAGQ = 
     stop("survey weights (pweights, strata) are not available for crossed random effects",
          call. = FALSE)
   }
+  if (is_mixed(family) && (re_structure$sparse || !is.null(survey) ||
+                           !is.null(control$cluster))) {
+    stop("a family per observation (family = list(...)) is not available with crossed random ",
+         "effects, survey weights or sharded data yet", call. = FALSE)
+  }
   if (re_structure$sparse && family$family == "multinomial") {
     stop("the multinomial family is not available for crossed random effects yet; its ",
          "grouping factors must be nested", call. = FALSE)

@@ -180,6 +180,14 @@
 #'   (`(0 + ability | person) + (0 + ability | school)`) shares one loading
 #'   vector. The free loadings follow the other parameters in `par`; see
 #'   [stats::loadings()] and [irt_parameters()].
+#' @param family_mapping with a list of families in `family` (mixed
+#'   response types, as in galamm: e.g. `family = list(gaussian, binomial)`
+#'   for continuous and binary items of one latent trait): the index in
+#'   `family` of every observation's family, a vector with one value per row
+#'   of `data` or a variable of `data`. Each family keeps its own link and
+#'   extra parameter (the gaussian `log(sigma)` of family k is named
+#'   `log(sigma)[k]` in `par`; [sigma.glamm()] gives one value per family
+#'   with one). Not yet with crossed factors, survey weights or sharded data.
 #' @return An object of class `glamm`, a list with (among others)
 #'   `coefficients` (fixed effects), `groups` (one element per level of
 #'   random effects, innermost first, named by the grouping factor: its
@@ -213,7 +221,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
                   contrasts = NULL, method = c("ML", "PQL"), REML = FALSE, verbose = 0L,
                   mustart, etastart, pweights = NULL,
                   pweights.scale = c("size", "effective", "none"), strata = NULL,
-                  factor = NULL, load.var = NULL, lambda = NULL) {
+                  factor = NULL, load.var = NULL, lambda = NULL, family_mapping = NULL) {
   call <- match.call(expand.dots = FALSE)
   pweights.scale <- match.arg(pweights.scale)
   if (!is.null(pweights)) pweights <- check_pweights_spec(pweights)
@@ -221,8 +229,10 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
     stop("'strata' must be a one-sided formula such as ~ stratum", call. = FALSE)
   }
   method <- match.arg(method)
-  check_family_list(family)
-  family <- resolve_family(family)
+  families <- family_list(family, !is.null(call$family_mapping))
+  family <- if (is.null(families)) resolve_family(family)
+            else structure(list(family = "mixed", link = "mixed", families = families),
+                           class = "family")
   REML <- check_reml(REML, family, method, pweights)
   control <- as_glamm_control(control)
   if (!identical(verbose, 0L) && !isFALSE(verbose)) control$trace <- as.integer(verbose)
@@ -256,7 +266,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
   latent <- latent_arguments(factor, load.var, lambda, data)
   if (!is.null(latent)) frame_formula <- frame_formula_with(frame_formula, latent$load.var)
   mf <- call[c(1L, match(c("data", "subset", "weights", "offset", "na.action", "mustart",
-                            "etastart"), names(call), 0L))]
+                            "etastart", "family_mapping"), names(call), 0L))]
   if (!is.null(latent)) mf$data <- add_factor_columns(data, latent)
   mf$formula <- frame_formula
   mf$drop.unused.levels <- TRUE
@@ -275,6 +285,7 @@ glamm <- function(formula, data = NULL, family = gaussian, nAGQ = NULL, weights,
          "removing missing values", call. = FALSE)
   }
 
+  if (!is.null(families)) family <- mixed_family(families, frame[["(family_mapping)"]])
   frame_terms <- attr(frame, "terms")
   fixed_terms <- with_predvars(stats::terms(fixed, data = frame), frame_terms)
   for (k in seq_along(random$terms)) {

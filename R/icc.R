@@ -58,6 +58,7 @@
 #' icc(f3)   # class:school: same class; school: same school, other classes
 #' @export
 icc <- function(object, newdata = NULL) {
+  stop_if_mixed(object, "icc()")
   if (!inherits(object, "glamm")) stop("'object' must be a glamm fit", call. = FALSE)
   fam <- object$family
   residual <- switch(fam$family,

@@ -20,8 +20,13 @@
 
 latent_start <- function(par0, map, resp, X, levels, offset, family) {
   free <- rep(1, length(map$free))
-  moments <- family$family %in% c("binomial", "poisson", "gaussian") && !is.null(family$linkinv)
-  if (!moments || !length(map$free)) return(c(par0, free))
+  parts <- if (is_mixed(family)) family$families else list(family)
+  kinds <- vapply(parts, function(f) f$family, "")
+  if (!all(kinds %in% c("binomial", "poisson", "gaussian")) || !length(map$free)) {
+    return(c(par0, free))
+  }
+  row_family <- if (is_mixed(family)) family$mapping else rep(1L, nrow(X))
+  if (is_mixed(family)) family <- mixed_glm_family(family, family$mapping)
   p <- ncol(X)
   beta <- par0[seq_len(p)]
   eta <- drop(X %*% beta) + (if (is.null(offset)) 0 else offset)
@@ -31,7 +36,11 @@ latent_start <- function(par0, map, resp, X, levels, offset, family) {
   prior <- trials * (resp$weights %||% 1)
   y <- resp$y / pmax(trials, 1e-300)
   r <- (y - mu) / dmu
-  w <- prior * dmu^2 / family$variance(mu)
+  # (a gaussian family's rows weighted by 1 / sigma^2, from its start)
+  psi <- par0[length(par0) - rev(seq_len(sum(kinds == "gaussian"))) + 1]
+  dispersion <- rep(1, length(parts))
+  dispersion[kinds == "gaussian"] <- exp(2 * psi)
+  w <- prior * dmu^2 / family$variance(mu) / dispersion[row_family]
   ok <- is.finite(r) & is.finite(w)
   r[!ok] <- 0
   w[!ok] <- 0
@@ -39,14 +48,17 @@ latent_start <- function(par0, map, resp, X, levels, offset, family) {
   lambda[map$free] <- 1
   theta_at <- cumsum(c(p, vapply(levels, function(l) sum(l$pattern), 1L)))
   added <- numeric(length(eta))  # v_i: the factors' variance on row i
-  c2 <- if (family$family != "binomial") 0 else switch(family$link, logit = 0.346, probit = 1, 0)
+  c2_family <- vapply(parts, function(f) {
+    if (f$family != "binomial") 0 else switch(f$link, logit = 0.346, probit = 1, 0)
+  }, 1)
+  c2 <- c2_family[row_family]
   for (k in seq_along(map$factor)) {
     l <- which(vapply(map$z_factor, function(f) any(f == k), NA))[1]
     column <- which(map$z_factor[[l]] == k)
     if (length(column) != 1) next
     z <- levels[[l]]$Z[, column]
     fit <- factor_moments(r, w, z, map$row_level, levels[[l]]$group, lambda[, k],
-                          is.na(map$lambda[, k]), c2)
+                          is.na(map$lambda[, k]), level_c2(c2, map$row_level, nrow(lambda)))
     if (is.null(fit)) next
     lambda[, k] <- fit$lambda
     L <- theta_to_lambda(par0[theta_at[l] + seq_len(sum(levels[[l]]$pattern))],
@@ -55,7 +67,7 @@ latent_start <- function(par0, map, resp, X, levels, offset, family) {
     par0[theta_at[l] + seq_len(sum(levels[[l]]$pattern))] <- lambda_to_theta(L, levels[[l]]$pattern)
     added <- added + (z * fit$lambda[map$row_level] * fit$sd)^2
   }
-  if (c2 > 0) {
+  if (any(c2 > 0)) {
     grow <- sqrt(1 + c2 * added)
     A <- abs(X)
     size <- colSums(A)
@@ -109,3 +121,12 @@ factor_moments <- function(r, w, z, row_level, group, lambda, free, c2 = 0) {
   list(lambda = lambda, sd = sigma)
 }
 
+
+# The attenuation constant of each level of the loading variable: that of its
+# rows' family (the first row's, where a level spans families).
+level_c2 <- function(c2, row_level, n_levels) {
+  out <- numeric(n_levels)
+  first <- !duplicated(row_level)
+  out[row_level[first]] <- c2[first]
+  out
+}

@@ -304,14 +304,3 @@ warn_latent_runoff <- function(fit, nAGQ) {
                     largest), call. = FALSE)
   }
 }
-
-# galamm's mixed response types (family = a list of families, chosen per row
-# by a variable) need a per-row family in the engine: not available yet.
-check_family_list <- function(family) {
-  is_family <- function(f) inherits(f, "family") || is.function(f)
-  if (is.list(family) && !inherits(family, "family") && length(family) > 1 &&
-      all(vapply(family, is_family, NA))) {
-    stop("a list of families (mixed response types across items, galamm's family = ",
-         "list(...)) is not available yet: fit one family per model", call. = FALSE)
-  }
-}

@@ -50,6 +50,11 @@ build_objective <- function(X, levels, resp, offset, family, nAGQ, control,
   compressed <- if (compress) compress_gaussian(args, family, control)
   if (!is.null(compressed)) args <- compressed$args
   model <- do.call(cpp_model_new, args)
+  if (is_mixed(family)) {
+    parts <- lapply(family$families, family_codes)
+    cpp_set_mixed_family(model, vapply(parts, function(k) k[["family"]], 1L),
+                         vapply(parts, function(k) k[["link"]], 1L), rows(family$mapping) - 1L)
+  }
   patterns <- lapply(levels, function(l) l$pattern)
   extra <- extra_parameters(family, resp$levels)
   objective <- make_objective(model, ncol(X), patterns, extra, constant)

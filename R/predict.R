@@ -106,6 +106,7 @@ predict.glamm <- function(object, newdata = NULL, type = c("link", "response"),
     stop("marginal predictions are population averages on the response scale: ",
          "use type = \"response\"", call. = FALSE)
   }
+  if (marginal) stop_if_mixed(object, "a marginal prediction")
   if (marginal && object$family$link == "inverse") {
     stop("the marginal mean of an inverse-link model does not exist (1/eta over a normal ",
          "eta has no mean): use marginal = FALSE", call. = FALSE)
@@ -122,6 +123,7 @@ predict.glamm <- function(object, newdata = NULL, type = c("link", "response"),
                          allow.new.levels = allow.new.levels, groups = groups,
                          need_z = used | marginal)
   if (is.null(newdata)) {
+    d$family_index <- object$family$mapping  # (NULL unless a family per observation)
     out <- predict_rows(object, d, groups, cond, type, marginal, se.fit, nquad)
     if (is.list(out)) return(lapply(out, function(v) stats::napredict(object$na.action, v)))
     return(stats::napredict(object$na.action, out))
@@ -141,7 +143,8 @@ predict_rows <- function(object, d, groups, cond, type, marginal, se.fit, nquad)
   eta_fixed <- drop(d$X %*% beta) + d$offset
   V <- object$vcov_beta
   se_fixed <- sqrt(pmax(rowSums((d$X %*% V) * d$X), 0))
-  h <- link_derivatives(object$family$link)
+  h <- if (!is_mixed(object$family)) link_derivatives(object$family$link)
+       else if (type == "response") mixed_link_derivatives(object$family, d$family_index)
   if (object$family$family == "ordinal" && type == "response") {
     if (se.fit) {
       stop("standard errors of ordinal category probabilities are not available; ",

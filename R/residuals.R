@@ -34,13 +34,22 @@ residuals.glamm <- function(object, type = c("response", "pearson", "deviance"),
   dd <- fit_data(object)
   mu <- predict(object, type = "response")
   mu <- mu[!is.na(mu)]
-  binom <- object$family$family == "binomial"
-  y <- if (binom) ifelse(dd$trials > 0, dd$y / pmax(dd$trials, 1), 0) else dd$y
-  wt <- dd$weights * if (binom) dd$trials else 1
+  mixed <- is_mixed(object$family)
+  if (mixed && type != "response" &&
+      any(vapply(object$family$families, function(f) f$family == "nbinom2", NA))) {
+    stop_if_mixed(object, sprintf("type = \"%s\" with the nbinom2 family", type))
+  }
+  # (per row: the rows of a binomial family)
+  binom <- if (mixed) object$family$mapping %in% which(vapply(object$family$families,
+                                                                function(f) f$family == "binomial", NA))
+           else rep(object$family$family == "binomial", length(dd$y))
+  y <- ifelse(binom, ifelse(dd$trials > 0, dd$y / pmax(dd$trials, 1), 0), dd$y)
+  wt <- dd$weights * ifelse(binom, dd$trials, 1)
+  fam <- if (mixed) mixed_glm_family(object$family, object$family$mapping) else glm_family(object)
   r <- switch(type,
     response = y - mu,
-    pearson = (y - mu) * sqrt(wt) / sqrt(glm_family(object)$variance(mu)),
-    deviance = sign(y - mu) * sqrt(pmax(glm_family(object)$dev.resids(y, mu, wt), 0))
+    pearson = (y - mu) * sqrt(wt) / sqrt(fam$variance(mu)),
+    deviance = sign(y - mu) * sqrt(pmax(fam$dev.resids(y, mu, wt), 0))
   )
   stats::naresid(object$na.action, r)
 }
@@ -80,6 +89,7 @@ residuals.glamm <- function(object, type = c("response", "pearson", "deviance"),
 #' colMeans(sims)
 #' @export
 simulate.glamm <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
+  stop_if_mixed(object, "simulate()")
   if (!is.numeric(nsim) || length(nsim) != 1 || !is.finite(nsim) || nsim < 1 ||
       nsim != round(nsim)) {
     stop("'nsim' must be a whole number >= 1 (the number of simulated responses)", call. = FALSE)

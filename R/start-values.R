@@ -14,10 +14,16 @@ start_values <- function(resp, X, levels, offset, family, start, objective) {
   } else {
     # nbinom2 starts from the poisson GLM (the same mean model).
     # (The multinomial starts from the binary logit of each pseudo-row.)
-    start_family <- switch(family$family, nbinom2 = stats::poisson(),
-                           multinomial = stats::binomial(), family)
+    start_family <- if (is_mixed(family)) mixed_glm_family(family, family$mapping[rows])
+                    else switch(family$family, nbinom2 = stats::poisson(),
+                                multinomial = stats::binomial(), family)
     Xs <- X[rows, , drop = FALSE]
     g <- irls_start(Xs, yy, trials * weights, part(offset, 0), start_family)
+    if (is.null(g) && is_mixed(family)) {
+      stop("no start values: the fit without random effects failed (collinear columns of the ",
+           "fixed effects, or extreme covariate values or offsets); supply 'start'",
+           call. = FALSE)
+    }
     if (is.null(g)) {
       g <- tryCatch(suppressWarnings(glm.fit(Xs, yy, weights = trials * weights,
                                              offset = part(offset, 0), family = start_family)),
@@ -79,7 +85,12 @@ start_values <- function(resp, X, levels, offset, family, start, objective) {
       if (sigma <= 0) stop("start$sigma must be a positive number", call. = FALSE)
     }
   }
-  c(beta, theta, start_extra(family, resp, sigma))
+  extra <- if (is_mixed(family)) {
+    mixed_start_extra(family, resp, g, yy, weights, family$mapping[rows])
+  } else {
+    start_extra(family, resp, sigma)
+  }
+  c(beta, theta, extra)
 }
 
 # Moment start of the dispersion from the GLM fit g: the gaussian residual

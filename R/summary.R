@@ -52,7 +52,9 @@ print_call <- function(formula, call) {
 # residuals(type = "pearson", scaled = TRUE) in summary.merMod; none for
 # ordinal fits.
 scaled_residuals <- function(object) {
-  if (object$family$family == "ordinal" || !is.null(object$sharded_data)) return(NULL)
+  if (object$family$family %in% c("ordinal", "mixed") || !is.null(object$sharded_data)) {
+    return(NULL)
+  }
   r <- stats::residuals(object, type = "pearson")
   r <- r[!is.na(r)]
   if (object$family$family %in% c("gaussian", "Gamma")) r / object$sigma else r
@@ -96,7 +98,7 @@ print_convergence <- function(o, details = FALSE) {
 
 #' @export
 print.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
-  cat(sprintf("Generalized linear mixed model (%s, %s link)\n", x$family$family, x$family$link))
+  cat(sprintf("Generalized linear mixed model (%s)\n", family_label(x$family)))
   cat("Fit by", approximation_label(x), "\n")
   print_call(x$formula, x$call)
   if (!is.null(x$vcov_model)) {
@@ -192,6 +194,11 @@ summary.glamm <- function(object, exponentiate = FALSE, level = 0.95, irt = FALS
 
 # The Gamma and nbinom2 dispersion (x$sigma), as glmmTMB's sigma() reports it.
 print_dispersion <- function(x, digits) {
+  if (is_mixed(x$family) && length(names(x$sigma))) {
+    cat("\nDispersion by family (sigma(): residual SD, coefficient of variation or theta):\n")
+    print(x$sigma, digits = digits)
+    return(invisible())
+  }
   what <- switch(x$family$family, Gamma = "sigma (coefficient of variation, 1/sqrt(shape))",
                  nbinom2 = "theta (var = mu + mu^2/theta)")
   if (is.null(what)) return(invisible())
@@ -208,7 +215,7 @@ exp_label <- function(family) {
 
 #' @export
 print.summary.glamm <- function(x, digits = max(3, getOption("digits") - 3), ...) {
-  cat(sprintf("Generalized linear mixed model (%s, %s link)\n", x$family$family, x$family$link))
+  cat(sprintf("Generalized linear mixed model (%s)\n", family_label(x$family)))
   cat("Fit by", x$approximation, "\n")
   print_call(x$formula, x$call)
   cat("\n")

@@ -383,6 +383,19 @@ BEGIN_RCPP
     return R_NilValue;
 END_RCPP
 }
+// cpp_set_mixed_family
+void cpp_set_mixed_family(SEXP ptr, Rcpp::IntegerVector families, Rcpp::IntegerVector links, Rcpp::IntegerVector row_family);
+RcppExport SEXP _glamm_cpp_set_mixed_family(SEXP ptrSEXP, SEXP familiesSEXP, SEXP linksSEXP, SEXP row_familySEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type families(familiesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type links(linksSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type row_family(row_familySEXP);
+    cpp_set_mixed_family(ptr, families, links, row_family);
+    return R_NilValue;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_codes", (DL_FUNC) &_glamm_cpp_codes, 0},
@@ -411,6 +424,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glamm_cpp_model_louis", (DL_FUNC) &_glamm_cpp_model_louis, 5},
     {"_glamm_cpp_set_loading_map", (DL_FUNC) &_glamm_cpp_set_loading_map, 7},
     {"_glamm_cpp_set_loadings", (DL_FUNC) &_glamm_cpp_set_loadings, 3},
+    {"_glamm_cpp_set_mixed_family", (DL_FUNC) &_glamm_cpp_set_mixed_family, 4},
     {NULL, NULL, 0}
 };
 

@@ -16,23 +16,28 @@
 
 namespace glamm {
 
-// One observation's response: y, trials n (binomial), prior weight w and
-// power weight p (1 unless survey weights are given).
+// One observation's response: y, trials n (binomial), prior weight w,
+// power weight p (1 unless survey weights are given) and, in a model with a
+// family per row (family_mixed.h), the index of the row's family.
 struct Response {
   double y, n, w, p;
+  int family = 0;
 };
 
 // The responses of a block of rows, read in place from three columns (R's
 // vectors): r[i] is row i of the block, r + s the block from its row s on.
 // Trials and weights that are 1 on every row are one value read with step 0.
+// The rows' family indices are read from `family` (nullptr: 0 on every row).
 struct Responses {
   const double *y = nullptr, *n = nullptr, *w = nullptr, *p = nullptr;
   int n_step = 1, w_step = 1, p_step = 1;
+  const int* family = nullptr;
   Response operator[](int i) const {
-    return {y[i], n[i * n_step], w[i * w_step], p[i * p_step]};
+    return {y[i], n[i * n_step], w[i * w_step], p[i * p_step], family ? family[i] : 0};
   }
   Responses operator+(int s) const {
-    return {y + s, n + s * n_step, w + s * w_step, p + s * p_step, n_step, w_step, p_step};
+    return {y + s, n + s * n_step, w + s * w_step, p + s * p_step, n_step, w_step, p_step,
+            family ? family + s : nullptr};
   }
   Responses from(int s) const { return *this + s; }
 };

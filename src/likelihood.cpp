@@ -6,6 +6,7 @@
 // comes from its integrator's adjoints (ebar, Tbar, psibar) through the
 // parameter layer (design.h).
 #include "likelihood.h"
+#include "family_mixed.h"
 #include "family_power.h"
 #include "interrupt.h"
 #include "threads.h"
@@ -70,7 +71,8 @@ Model::Model(const Eigen::Map<const MatrixXd>& X, const Eigen::Map<const VectorX
                unit_power ? 0 : 1};
   if (!unit_power && family_->unit_size() > 1)
     throw std::invalid_argument("survey weights are not available for multinomial responses");
-  if (!unit_power) family_ = make_power_weighted(std::move(family_));
+  power_weighted_ = !unit_power;
+  if (power_weighted_) family_ = make_power_weighted(std::move(family_));
   // Vector response units (multinomial.h) take the tree integrator.
   tree_ = use_tree || L > 1 || family_->unit_size() > 1;
   if (tree_) {
@@ -94,6 +96,20 @@ Model::Model(const Eigen::Map<const MatrixXd>& X, const Eigen::Map<const VectorX
     top_weight_.resize(nt);
     for (int k = 0; k < nt; ++k) top_weight_(k) = top_weight(shape_.row_start[0][k]);
   }
+}
+
+void Model::set_mixed_family(const std::vector<int>& families, const std::vector<int>& links,
+                             std::vector<int> row_family) {
+  if (static_cast<int>(row_family.size()) != design_.n())
+    throw std::invalid_argument("one family index per row is needed");
+  for (int c : row_family)
+    if (c < 0 || c >= static_cast<int>(families.size()))
+      throw std::invalid_argument("a row's family index is out of range");
+  family_ = make_mixed_family(families, links);
+  if (power_weighted_) family_ = make_power_weighted(std::move(family_));
+  row_family_ = std::move(row_family);
+  response_.family = row_family_.data();
+  score_.resize(design_.n_score() + family_->n_extra(), score_.cols());
 }
 
 ClusterRows Model::cluster_rows(int k, VectorXd& eta_fix, MatrixXd& T) const {

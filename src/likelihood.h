@@ -61,6 +61,11 @@ class Model {
         const ModeControl& ctl, bool use_tree);
 
   int n_extra() const { return family_->n_extra(); }
+  // A family per row (family_mixed.h): the families' and links' codes and
+  // each row's 0-based family, in the engine's row order; set once after
+  // the model is built.
+  void set_mixed_family(const std::vector<int>& families, const std::vector<int>& links,
+                        std::vector<int> row_family);
   // Factor loadings (loadings.h): the map once, then the values before eval().
   Design& design() { return design_; }
   void loadings_changed() { score_.resize(design_.n_score() + family_->n_extra(), score_.cols()); }
@@ -94,6 +99,8 @@ class Model {
   Design design_;
   Responses response_;  // maps of R's y, trials, weights and power weights
   std::unique_ptr<Family> family_;
+  bool power_weighted_ = false;  // family_ multiplies by the power weights
+  std::vector<int> row_family_;  // (a family per row) each row's family
   TreeShape shape_;
   bool tree_;           // the nested integrator (else the one-level fast path)
   ProductGrid grid_;    // one-level fast path

@@ -119,7 +119,8 @@ test_that("identification and argument errors name the cause", {
   expect_error(glamm(y ~ 0 + item + (0 + ability | person), data = d, family = binomial,
                      factor = "ability", load.var = "question", lambda = c(1, rep(NA, 5))),
                "'load.var' \\(\"question\"\\) is not a variable of 'data'")
-  expect_error(irt_fit(d, 5, family = list(binomial, gaussian)), "list of families.*not available")
+  expect_error(irt_fit(d, 5, family = list(binomial, gaussian)),
+               "list of families needs 'family_mapping'")
   d$ability <- 1
   expect_error(irt_fit(d, 5), "is a column of 'data'")
 })
