@@ -4,12 +4,9 @@
 # at the fit without random effects, a factor b_g ~ N(0, sigma^2) loaded by
 # lambda_j(i) on row i of cluster g gives, for two rows of one cluster,
 #   E[r_i r_i'] = d_i d_i' sigma^2,   d_i = z_i lambda_j(i),
-# to first order in the factor. Alternating weighted least squares over the
-# pairs (weights w_i w_i') fits sigma^2 and the free lambda_j:
-#   sigma^2 = sum_g [(sum_i w_i r_i d_i)^2 - sum_i (w_i r_i d_i)^2]
-#           / sum_g [(sum_i w_i d_i^2)^2 - sum_i (w_i d_i^2)^2],
-#   lambda_j = sum_{i in j} w_i z_i r_i A_i / (sigma^2 sum_{i in j} w_i z_i^2 B_i),
-# with A_i, B_i the sums of w r d and w d^2 over the other rows of i's cluster.
+# to first order in the factor; weighted least squares over the pairs
+# (weights w_i w_i') fits sigma and the free lambda_j (factor_moments()).
+# Gaussian rows are weighted by 1 / sigma^2 of their family's start.
 # For binary responses the GLM's coefficients are marginal ones; they are
 # scaled up to the conditional scale by sqrt(1 + c^2 v_i) (c^2 = 0.346 for
 # the logit, 1 for the probit), v_i the variance the factors add to row i's
@@ -36,7 +33,7 @@ latent_start <- function(par0, map, resp, X, levels, offset, family) {
   prior <- trials * (resp$weights %||% 1)
   y <- resp$y / pmax(trials, 1e-300)
   r <- (y - mu) / dmu
-  # (a gaussian family's rows weighted by 1 / sigma^2, from its start)
+  # (the extra parameters at the end of par0 are the gaussian log sigmas)
   psi <- par0[length(par0) - rev(seq_len(sum(kinds == "gaussian"))) + 1]
   dispersion <- rep(1, length(parts))
   dispersion[kinds == "gaussian"] <- exp(2 * psi)
@@ -120,7 +117,6 @@ factor_moments <- function(r, w, z, row_level, group, lambda, free, c2 = 0) {
   lambda[free] <- pmax(pmin(lambda[free], 10 * scale), -10 * scale)
   list(lambda = lambda, sd = sigma)
 }
-
 
 # The attenuation constant of each level of the loading variable: that of its
 # rows' family (the first row's, where a level spans families).

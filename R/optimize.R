@@ -42,10 +42,10 @@ optimize_loglik <- function(objective, par0, lower, control, scale = NULL) {
   # With the information at hand (objective$hessian, Louis' identity),
   # nlminb takes Newton steps in a trust region. The matrix is kept from one
   # iterate to the next while the steps converge fast (the Newton decrement
-  # g' (-H)^{-1} g fell at least tenfold since the last iterate), and
+  # g' (-H)^{-1} g fell at least hundredfold since the last iterate), and
   # recomputed otherwise or where it is not negative definite: near the
-  # maximum it changes little, and the 2PL of bench/latent.R took 8
-  # evaluations of it for 8 iterations before. The last good matrix stands in
+  # maximum it changes little (the 2PL of bench/latent.R: 6 evaluations of
+  # it for 8 iterations, where it took one per iterate). The last good matrix stands in
   # where a trial point's could not be computed.
   hess <- NULL
   if (louis_search(objective, length(par0))) {
@@ -237,8 +237,7 @@ newton_polish <- function(objective, opt, control) {
   # where the fit uses it (R/objective-build.R), the search's own last matrix
   # (R/optimize.R) when it was taken here; else forward differences at the
   # start. Either is kept for every step: the steps are small.
-  louis <- louis_search(objective, length(par))
-  H <- if (louis) {
+  H <- if (louis_search(objective, length(par))) {
     if (identical(opt$information$par, par)) opt$information$H
     else objective$hessian(par, objective$points)
   }

@@ -129,9 +129,9 @@ irls_start <- function(X, y, weights, offset, family) {
   }, error = function(e) FALSE)
   if (!ok || ncol(X) == 0) return(NULL)
   eta <- family$linkfun(mustart)
+  mu <- family$linkinv(eta)
   dev_old <- Inf
   for (iter in 1:25) {
-    mu <- family$linkinv(eta)
     dmu <- family$mu.eta(eta)
     w <- weights * dmu^2 / family$variance(mu)
     z <- eta - offset + (y - mu) / dmu
@@ -147,7 +147,6 @@ irls_start <- function(X, y, weights, offset, family) {
     if (abs(dev - dev_old) / (abs(dev) + 0.1) < 1e-8) break
     dev_old <- dev
   }
-  mu <- family$linkinv(eta)
   list(coefficients = stats::setNames(drop(beta), colnames(X)), fitted.values = mu,
        linear.predictors = eta, residuals = (y - mu) / family$mu.eta(eta))
 }

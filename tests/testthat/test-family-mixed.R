@@ -79,6 +79,16 @@ test_that("a list of one family repeated equals the one-family fit", {
   expect_equal(as.numeric(logLik(two)), as.numeric(logLik(one)), tolerance = 1e-10)
   expect_equal(unname(two$par), unname(one$par), tolerance = 1e-10)
   expect_equal(unname(fitted(two)), unname(fitted(one)), tolerance = 1e-10)
+  # with loadings (12 parameters: the search and the SEs take Louis' information
+  # through the per-row family)
+  lam <- c(1, rep(NA, 5))
+  one <- glamm(y ~ 0 + item + (0 + ability | person), data = d, family = binomial, nAGQ = 9,
+               factor = "ability", load.var = "item", lambda = lam)
+  two <- glamm(y ~ 0 + item + (0 + ability | person), data = d, family = list(binomial, binomial),
+               family_mapping = fam, nAGQ = 9, factor = "ability", load.var = "item", lambda = lam)
+  expect_false(is.null(glamm:::fit_objective(two)$hessian))
+  expect_equal(as.numeric(logLik(two)), as.numeric(logLik(one)), tolerance = 1e-10)
+  expect_equal(unname(two$vcov_par), unname(one$vcov_par), tolerance = 1e-10)
 })
 
 test_that("gaussian and poisson rows of one random intercept equal a brute-force integral", {
